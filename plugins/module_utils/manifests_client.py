@@ -1,0 +1,190 @@
+# -*- coding: utf-8 -*-
+# Copyright: orchestrate.platform developers
+# Apache License 2.0 (see LICENSE)
+"""A small, thread-safe client for the Kubernetes API: kubeconfig auth, JSON over HTTPS, discovery.
+
+The kubeconfig is read by the `kubernetes` package (so every auth method it knows works:
+client certificates, tokens, exec plugins); requests go through one urllib3 pool shared by
+the engine's worker threads. Discovery asks only for the group-versions a run uses.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Tuple
+from urllib.parse import quote, urlencode
+
+from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_objects import ManifestError
+
+APPLY_PATCH = "application/apply-patch+yaml"
+_TOKEN_REFRESH_SECONDS = 60.0
+
+
+class ApiError(ManifestError):
+    """A non-2xx answer of the API server."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__("%s %s: %s" % (status, reason, message))
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def _load_configuration(kubeconfig: Optional[str], context: Optional[str]) -> Any:
+    try:
+        from kubernetes import client as k8s_client, config as k8s_config
+    except ImportError as exc:  # pragma: no cover - depends on the controller's packages
+        raise ManifestError("the `kubernetes` Python package is required for mode=apply: %s" % exc)
+    configuration = k8s_client.Configuration()
+    try:
+        k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+    except Exception as exc:  # the loader raises several unrelated types
+        raise ManifestError("cannot load kubeconfig %r (context %r): %s" % (kubeconfig, context, exc))
+    return configuration
+
+
+class Client:
+    """JSON requests against one API server."""
+
+    def __init__(self, kubeconfig: Optional[str], context: Optional[str], pool_size: int, timeout: float) -> None:
+        import urllib3
+
+        self._cfg = _load_configuration(kubeconfig, context)
+        self._host = self._cfg.host.rstrip("/")
+        self._timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
+        self._lock = threading.Lock()
+        self._token_at = 0.0
+        tls: Dict[str, Any] = {
+            "cert_reqs": "CERT_REQUIRED" if self._cfg.verify_ssl else "CERT_NONE",
+            "ca_certs": self._cfg.ssl_ca_cert,
+            "cert_file": self._cfg.cert_file,
+            "key_file": self._cfg.key_file,
+        }
+        if getattr(self._cfg, "tls_server_name", None):
+            tls["server_hostname"] = self._cfg.tls_server_name
+        if not self._cfg.verify_ssl:
+            urllib3.disable_warnings()
+        if self._cfg.proxy:
+            self._pool = urllib3.ProxyManager(self._cfg.proxy, num_pools=4, maxsize=pool_size, **tls)
+        else:
+            self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, **tls)
+
+    def _headers(self, content_type: Optional[str]) -> Dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "orchestrate.platform-manifests"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        hook = getattr(self._cfg, "refresh_api_key_hook", None)
+        with self._lock:
+            if hook and time.monotonic() - self._token_at > _TOKEN_REFRESH_SECONDS:
+                hook(self._cfg)
+                self._token_at = time.monotonic()
+            token = self._cfg.get_api_key_with_prefix("authorization")
+        if token:
+            headers["Authorization"] = token
+        return headers
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Optional[Mapping[str, str]] = None,
+        body: Optional[Any] = None,
+        content_type: Optional[str] = None,
+    ) -> Any:
+        url = self._host + path + ("?" + urlencode(query) if query else "")
+        payload = json.dumps(body).encode() if body is not None else None
+        if payload is not None and content_type is None:
+            content_type = "application/json"
+        response = self._pool.request(
+            method, url, body=payload, headers=self._headers(content_type), timeout=self._timeout, retries=False
+        )
+        data = json.loads(response.data) if response.data else None
+        if response.status >= 300:
+            message = data.get("message", "") if isinstance(data, dict) else response.data[:300].decode(errors="replace")
+            raise ApiError(response.status, response.reason or "", message)
+        return data
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One served resource type."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str = "", name: str = "") -> str:
+        base = "/api/%s" % self.version if not self.group else "/apis/%s/%s" % (self.group, self.version)
+        if self.namespaced and namespace:
+            base += "/namespaces/%s" % quote(namespace, safe="")
+        base += "/" + self.plural
+        return base + ("/" + quote(name, safe="") if name else "")
+
+
+class Discovery:
+    """Resource types by (group, version, kind), fetched lazily per group-version and cached."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._by_gv: Dict[Tuple[str, str], Dict[str, Resource]] = {}
+        self._preferred: Optional[Dict[str, str]] = None
+
+    def _group_version(self, group: str, version: str) -> Dict[str, Resource]:
+        key = (group, version)
+        with self._lock:
+            cached = self._by_gv.get(key)
+        if cached is not None:
+            return cached
+        path = "/api/%s" % version if not group else "/apis/%s/%s" % (group, version)
+        try:
+            listing = self._client.request("GET", path)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            listing = {"resources": []}
+        kinds = {
+            item["kind"]: Resource(group, version, item["kind"], item["name"], bool(item.get("namespaced")))
+            for item in listing.get("resources", [])
+            if "/" not in item["name"]
+        }
+        with self._lock:
+            self._by_gv[key] = kinds
+        return kinds
+
+    def find(self, group: str, version: str, kind: str) -> Optional[Resource]:
+        """The resource type, or None when the API server does not serve it (yet)."""
+        return self._group_version(group, version).get(kind)
+
+    def resource(self, group: str, version: str, kind: str) -> Resource:
+        found = self.find(group, version, kind)
+        if found is None:
+            raise ManifestError(
+                "the API server does not serve %s in %s" % (kind, "%s/%s" % (group, version) if group else version)
+            )
+        return found
+
+    def preferred(self, group: str, kind: str) -> Optional[Resource]:
+        """The resource type of a group-kind in the group's preferred version, or None if not served."""
+        if not group:
+            return self.find("", "v1", kind)
+        with self._lock:
+            preferred = self._preferred
+        if preferred is None:
+            groups = self._client.request("GET", "/apis").get("groups", [])
+            preferred = {g["name"]: g["preferredVersion"]["version"] for g in groups}
+            with self._lock:
+                self._preferred = preferred
+        version = preferred.get(group)
+        return self.find(group, version, kind) if version else None
+
+    def forget(self, group: str) -> None:
+        """Drop what is cached for a group (its CRD was just created or changed)."""
+        with self._lock:
+            self._by_gv = {key: value for key, value in self._by_gv.items() if key[0] != group}
+            self._preferred = None
