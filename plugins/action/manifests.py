@@ -21,6 +21,18 @@ from ansible.template import trust_as_template
 
 MODULE = "orchestrate.platform.manifests"
 
+# Options a play or inventory sets once for every role: taken from these variables when the
+# task (or the play's module_defaults) does not set them.
+PLATFORM_VARIABLES = {
+    "mode": "platform_mode",
+    "render_dir": "platform_render_dir",
+    "kubeconfig": "platform_kubeconfig",
+    "context": "platform_kube_context",
+    "kube_minor": "platform_kube_minor",
+    "wait": "platform_wait",
+    "wait_timeout": "platform_wait_timeout",
+}
+
 
 class _Loader(yaml.SafeLoader):
     """YAML loader that keeps timestamps as strings: objects go to the API as JSON."""
@@ -96,6 +108,9 @@ class ActionModule(ActionBase):
         args.pop("templates", None)
         args.pop("files", None)
         args.setdefault("role", self._task._role.get_name(include_role_fqcn=False))
+        for option, variable in PLATFORM_VARIABLES.items():
+            if args.get(option) is None and task_vars.get(variable) is not None:
+                args[option] = self._templar.template(task_vars[variable])
         for key in ("render_dir", "kubeconfig"):
             if args.get(key):
                 args[key] = project_path(str(args[key]))

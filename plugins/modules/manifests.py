@@ -24,6 +24,11 @@ description:
     never pruned, Namespaces only with O(prune_namespaces). With O(wait), Deployments,
     StatefulSets, DaemonSets and Jobs are awaited.
   - Reports C(changed) only when a field owned by the field manager changed.
+  - O(mode), O(render_dir), O(kubeconfig), O(context), O(kube_minor), O(wait) and O(wait_timeout),
+    when neither the task nor the play's C(module_defaults) set them, are taken from the inventory
+    variables C(platform_mode), C(platform_render_dir), C(platform_kubeconfig),
+    C(platform_kube_context), C(platform_kube_minor), C(platform_wait) and C(platform_wait_timeout),
+    so that every stage follows one setting.
 author:
   - orchestrate.platform developers
 attributes:

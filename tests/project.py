@@ -1,4 +1,6 @@
-"""Shared test helpers: where the project is, and how to run ansible-playbook from it."""
+"""Shared test helpers: where the project is, and how to run ansible-playbook from it.
+
+Imported by tests as `project` (tests/ is on pytest's pythonpath)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = ROOT / "roles"
@@ -36,8 +36,3 @@ def run_playbook(args: List[str], extra_env: Optional[Dict[str, str]] = None, ti
         timeout=timeout,
         check=False,
     )
-
-
-@pytest.fixture(scope="session")
-def project_root() -> Path:
-    return ROOT

@@ -1,0 +1,241 @@
+"""Pure helpers for the GCE infrastructure roles (gce_network, gce_instances, gce_loadbalancer).
+
+No API calls here: these functions turn the variable model into the exact resources the
+roles create, and compare them with what the *_info modules found, so the roles act only on
+the difference (google.cloud's instance and firewall modules are not idempotent by
+themselves).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+
+ZONE_RE = re.compile(r"^(?P<region>[a-z]+-[a-z]+[0-9]+)-(?P<suffix>[a-z])$")
+
+# Protocol numbers GCE accepts for the names we use; the API echoes what it was given.
+_PROTOCOL_ALIASES = {"4": "ipip", "6": "tcp", "17": "udp", "1": "icmp"}
+
+
+class GceFilterError(ValueError):
+    """Raised for input the helpers cannot work with."""
+
+
+def _network(value: str) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(value, strict=True)
+
+
+def gce_cidr_problems(cidrs: Mapping[str, Any], disjoint: Optional[Sequence[str]] = None) -> List[str]:
+    """Check named IPv4 CIDRs; return one message per problem (empty list when all is well).
+
+    ``cidrs`` maps a variable name to a CIDR string or a list of them. ``disjoint`` names the
+    variables (single CIDRs) that must not overlap each other.
+    """
+    problems: List[str] = []
+    parsed: Dict[str, ipaddress.IPv4Network] = {}
+    for name, value in cidrs.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            try:
+                net = _network(str(item))
+            except (ValueError, TypeError) as exc:
+                problems.append("%s: %r is not an IPv4 network in CIDR notation (%s)" % (name, item, exc))
+                continue
+            if not isinstance(value, (list, tuple)):
+                parsed[name] = net
+    names = list(disjoint or [])
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            if first in parsed and second in parsed and parsed[first].overlaps(parsed[second]):
+                problems.append("%s (%s) overlaps %s (%s)" % (first, parsed[first], second, parsed[second]))
+    return problems
+
+
+def gce_instance_plan(
+    cluster: str,
+    zones: Sequence[str],
+    control_plane_count: int,
+    worker_count: int,
+    control_plane_machine_type: str,
+    worker_machine_type: str,
+) -> List[Dict[str, Any]]:
+    """The instances of the cluster: names, roles and zones, spread round-robin over ``zones``.
+
+    Control-plane node i and worker i land in zones[i % len(zones)], so with three zones each
+    zone holds one etcd member and one worker.
+    """
+    if not zones:
+        raise GceFilterError("gce_instance_plan: zones must not be empty")
+    plan: List[Dict[str, Any]] = []
+    for role, short, count, machine_type in (
+        ("control-plane", "cp", int(control_plane_count), control_plane_machine_type),
+        ("worker", "worker", int(worker_count), worker_machine_type),
+    ):
+        for index in range(count):
+            plan.append(
+                {
+                    "name": "%s-%s-%d" % (cluster, short, index + 1),
+                    "role": role,
+                    "zone": zones[index % len(zones)],
+                    "machine_type": machine_type,
+                }
+            )
+    return plan
+
+
+def _rule(name: str, description: str, allowed: List[Dict[str, Any]], target_tags: List[str],
+          source_ranges: Optional[List[str]] = None, source_tags: Optional[List[str]] = None,
+          priority: int = 1000) -> Dict[str, Any]:
+    rule: Dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "direction": "INGRESS",
+        "priority": priority,
+        "allowed": allowed,
+        "target_tags": sorted(target_tags),
+    }
+    if source_ranges:
+        rule["source_ranges"] = sorted(source_ranges)
+    if source_tags:
+        rule["source_tags"] = sorted(source_tags)
+    return rule
+
+
+def _tcp(*ports: Any) -> Dict[str, Any]:
+    return {"ip_protocol": "tcp", "ports": [str(p) for p in ports]}
+
+
+def gce_firewall_rules(
+    cluster: str,
+    admin_cidrs: Sequence[str],
+    encapsulation: str = "vxlan",
+    health_check_ranges: Sequence[str] = (),
+    gateway_nodeports: Sequence[int] = (),
+    gateway_source_ranges: Sequence[str] = (),
+    extra_node_tcp_ports: Sequence[Any] = (),
+) -> List[Dict[str, Any]]:
+    """The complete ingress rule set of the cluster's network, as gcp_compute_firewall options.
+
+    Tags: ``<cluster>-node`` on every instance, ``<cluster>-control-plane`` and
+    ``<cluster>-worker`` by role. Everything not listed here stays closed (GCE's implied
+    deny-ingress rule).
+    """
+    if encapsulation not in ("vxlan", "ipip"):
+        raise GceFilterError("encapsulation must be vxlan or ipip, got %r" % encapsulation)
+    node = "%s-node" % cluster
+    cp = "%s-control-plane" % cluster
+    worker = "%s-worker" % cluster
+    prefix = "%s-fw-" % cluster
+    rules: List[Dict[str, Any]] = []
+    if admin_cidrs:
+        rules.append(_rule(prefix + "admin-ssh", "SSH from the admin CIDRs to every node",
+                           [_tcp(22)], [node], source_ranges=list(admin_cidrs)))
+        rules.append(_rule(prefix + "admin-api", "Kubernetes API (also through the API load balancer) from the admin CIDRs",
+                           [_tcp(6443)], [cp], source_ranges=list(admin_cidrs)))
+    rules.append(_rule(prefix + "nodes-to-cp",
+                       "Nodes to the control plane: API 6443, etcd metrics 2381, controller-manager 10257, scheduler 10259",
+                       [_tcp(6443, 2381, 10257, 10259)], [cp], source_tags=[node]))
+    rules.append(_rule(prefix + "etcd-peers", "etcd client and peer traffic between control-plane nodes",
+                       [_tcp("2379-2380")], [cp], source_tags=[cp]))
+    node_ports: List[Any] = [10250, 5473, 9100] + list(extra_node_tcp_ports)
+    allowed = [_tcp(*node_ports), {"ip_protocol": "icmp"}]
+    description = "Between nodes: kubelet 10250, Calico Typha 5473, node-exporter 9100, ICMP (path MTU)"
+    if encapsulation == "vxlan":
+        allowed.append({"ip_protocol": "udp", "ports": ["4789"]})
+        description += ", Calico VXLAN udp 4789"
+    else:
+        allowed[0] = _tcp(*(node_ports + [179]))
+        allowed.append({"ip_protocol": "ipip"})
+        description += ", Calico BGP tcp 179 and IP-in-IP (protocol 4)"
+    rules.append(_rule(prefix + "node-to-node", description, allowed, [node], source_tags=[node]))
+    if health_check_ranges:
+        rules.append(_rule(prefix + "hc-api", "Load balancer health checks to the API server",
+                           [_tcp(6443)], [cp], source_ranges=list(health_check_ranges)))
+        if gateway_nodeports:
+            rules.append(_rule(prefix + "hc-gateway", "Load balancer health checks to the gateway NodePorts",
+                               [_tcp(*sorted(set(gateway_nodeports)))], [worker],
+                               source_ranges=list(health_check_ranges)))
+    if gateway_nodeports and gateway_source_ranges:
+        rules.append(_rule(prefix + "gateway-clients",
+                           "Clients of the gateway load balancer (passthrough: client addresses are kept) to its NodePorts",
+                           [_tcp(*sorted(set(gateway_nodeports)))], [worker],
+                           source_ranges=list(gateway_source_ranges)))
+    return rules
+
+
+def _normalise_allowed(allowed: Iterable[Mapping[str, Any]]) -> List[Any]:
+    out = []
+    for entry in allowed or []:
+        proto = str(entry.get("ip_protocol", entry.get("IPProtocol", ""))).lower()
+        proto = _PROTOCOL_ALIASES.get(proto, proto)
+        out.append((proto, tuple(sorted(str(p) for p in entry.get("ports", []) or []))))
+    return sorted(out)
+
+
+def _normalise(rule: Mapping[str, Any]) -> Dict[str, Any]:
+    """Reduce a rule (module options or API resource) to the fields we manage."""
+    def pick(snake: str, camel: str) -> Any:
+        return rule.get(snake, rule.get(camel))
+
+    return {
+        "direction": pick("direction", "direction") or "INGRESS",
+        "priority": int(pick("priority", "priority") or 1000),
+        "allowed": _normalise_allowed(pick("allowed", "allowed") or []),
+        "source_ranges": sorted(pick("source_ranges", "sourceRanges") or []),
+        "source_tags": sorted(pick("source_tags", "sourceTags") or []),
+        "target_tags": sorted(pick("target_tags", "targetTags") or []),
+        "disabled": bool(pick("disabled", "disabled") or False),
+        "network": str(pick("network_name", "network") or "").rsplit("/", 1)[-1],
+    }
+
+
+def gce_firewall_plan(desired: Sequence[Mapping[str, Any]], existing: Sequence[Mapping[str, Any]],
+                      prefix: str, network: str) -> Dict[str, List[Any]]:
+    """Compare the desired rules with the existing ones (gcp_compute_firewall_info resources).
+
+    Returns ``create`` (desired rules that do not exist), ``replace`` (desired rules whose
+    existing version differs in a managed field; GCE firewall rules are replaced, not updated),
+    ``keep`` (names that already match) and ``delete`` (names of existing rules that start with
+    ``prefix`` but are no longer desired).
+    """
+    by_name = {r["name"]: r for r in existing or []}
+    plan: Dict[str, List[Any]] = {"create": [], "replace": [], "keep": [], "delete": []}
+    wanted = set()
+    for rule in desired:
+        wanted.add(rule["name"])
+        current = by_name.get(rule["name"])
+        if current is None:
+            plan["create"].append(dict(rule))
+            continue
+        mine = _normalise(dict(rule, network_name=network))
+        theirs = _normalise(current)
+        if mine == theirs:
+            plan["keep"].append(rule["name"])
+        else:
+            plan["replace"].append(dict(rule))
+    plan["delete"] = sorted(name for name in by_name if name.startswith(prefix) and name not in wanted)
+    return plan
+
+
+def gce_self_link_names(resources: Iterable[Any]) -> List[str]:
+    """Last path segment of each self link (or of each resource's ``selfLink``)."""
+    names = []
+    for item in resources or []:
+        link = item.get("selfLink", "") if isinstance(item, Mapping) else str(item)
+        names.append(link.rstrip("/").rsplit("/", 1)[-1])
+    return names
+
+
+class FilterModule:
+    """GCE infrastructure helpers."""
+
+    def filters(self) -> Dict[str, Any]:
+        return {
+            "gce_cidr_problems": gce_cidr_problems,
+            "gce_instance_plan": gce_instance_plan,
+            "gce_firewall_rules": gce_firewall_rules,
+            "gce_firewall_plan": gce_firewall_plan,
+            "gce_self_link_names": gce_self_link_names,
+        }
