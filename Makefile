@@ -1,0 +1,54 @@
+# One entry point for setting up and testing orchestrate.platform.
+#   make setup   - Python venv (.venv) with Ansible, the bundled collections and the test tools
+#   make test    - everything CI runs: lint, syntax, pytest (unit, args, render, docs, live*), molecule
+# (* live tests skip with a reason unless KUBECONFIG / GCP credentials are set)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
+SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup test lint syntax pytest molecule render benchmark clean
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(STAMP)
+
+lint: setup
+	yamllint --strict .
+	ansible-lint
+
+syntax: setup
+	for playbook in $(PLAYBOOKS); do ansible-playbook --syntax-check "$$playbook" >/dev/null || { echo "syntax-check failed: $$playbook"; exit 1; }; done
+	@echo "syntax-check: $(words $(PLAYBOOKS)) playbooks ok"
+
+pytest: setup
+	pytest
+
+molecule: setup
+	for scenario in $(SCENARIOS); do molecule test -s "$$scenario"; done
+
+render: setup
+	ansible-playbook playbooks/render.yml
+
+benchmark: setup
+	$(BIN)/python benchmarks/engine.py
+
+test: lint syntax pytest molecule
+
+clean:
+	rm -rf build .pytest_cache
