@@ -43,7 +43,8 @@ def format_problems(problems: Iterable[Problem]) -> str:
 
 # --------------------------------------------------------------------------- fences
 
-_FENCE_OPEN = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
+# Any indentation: fences nested in list items are indented by the item's width.
+_FENCE_OPEN = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def parse_fences(text: str) -> List[Fence]:
             index += 1
             continue
         marker = match.group(2)
-        closing = re.compile(r"^ {0,3}%s{%d,}\s*$" % (re.escape(marker[0]), len(marker)))
+        closing = re.compile(r"^\s*%s{%d,}\s*$" % (re.escape(marker[0]), len(marker)))
         start = index + 1
         body: List[str] = []
         index += 1
