@@ -85,7 +85,16 @@ class ActionModule(ActionBase):
     def _render(self, path: str, task_vars: Dict[str, Any]) -> str:
         data = trust_as_template(self._loader.get_text_file_contents(path))
         templar = self._templar.copy_with_new_env(searchpath=[os.path.dirname(path)], available_variables=task_vars)
-        return templar.template(data, escape_backslashes=False)
+        result = templar.template(data, escape_backslashes=False)
+        # The templar returns native values: None for a template that renders nothing (e.g. an
+        # object behind a false condition), a dict or list for a bare expression.
+        if result is None:
+            return ""
+        if isinstance(result, dict):
+            return yaml.safe_dump(result)
+        if isinstance(result, list):
+            return yaml.safe_dump_all(result)
+        return str(result)
 
     def _documents(self, args: Dict[str, Any], task_vars: Dict[str, Any]) -> List[Dict[str, Any]]:
         role = self._task._role

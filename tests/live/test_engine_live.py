@@ -50,7 +50,7 @@ def namespace(core: Any) -> Iterator[str]:
     name = "engine-probe-%s" % uuid.uuid4().hex[:8]
     yield name
     core.delete_namespace(name)
-    core.delete_namespaced_config_map("orchestrate.platform.engine_probe", "kube-system")
+    core.delete_namespaced_config_map("orchestrate.platform.engine-probe", "kube-system")  # the role's ApplySet parent
 
 
 def configmap(core: Any, namespace: str, name: str) -> Any:
