@@ -3,9 +3,9 @@
 # Apache License 2.0 (see LICENSE)
 """A small, thread-safe client for the Kubernetes API: kubeconfig auth, JSON over HTTPS, discovery.
 
-The kubeconfig is read by the `kubernetes` package (so every auth method it knows works:
-client certificates, tokens, exec plugins); requests go through one urllib3 pool shared by
-the engine's worker threads. Discovery asks only for the group-versions a run uses.
+Static kubeconfig credentials (certificates, tokens) are read directly (manifests_kubeconfig);
+exec plugins and auth providers go through the `kubernetes` package. Requests go through one
+urllib3 pool shared by the engine's worker threads. Discovery asks only for the group-versions a run uses.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import quote, urlencode
 
+from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_kubeconfig import Credentials
+from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_kubeconfig import load as load_kubeconfig
 from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_objects import ManifestError
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -33,17 +35,34 @@ class ApiError(ManifestError):
         self.message = message
 
 
-def _load_configuration(kubeconfig: Optional[str], context: Optional[str]) -> Any:
+def _full_loader(kubeconfig: Optional[str], context: Optional[str]) -> Tuple[Credentials, Callable[[], Optional[str]]]:
+    """Credentials through the `kubernetes` package (exec plugins, auth providers, merged files),
+    with a token source that refreshes expiring tokens."""
     try:
         from kubernetes import client as k8s_client, config as k8s_config
     except ImportError as exc:  # pragma: no cover - depends on the controller's packages
-        raise ManifestError("the `kubernetes` Python package is required for mode=apply: %s" % exc)
-    configuration = k8s_client.Configuration()
+        raise ManifestError("the `kubernetes` Python package is required for this kubeconfig: %s" % exc)
+    cfg = k8s_client.Configuration()
     try:
-        k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+        k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
     except Exception as exc:  # the loader raises several unrelated types
         raise ManifestError("cannot load kubeconfig %r (context %r): %s" % (kubeconfig, context, exc))
-    return configuration
+    lock = threading.Lock()
+    refreshed = [0.0]
+
+    def token() -> Optional[str]:
+        hook = getattr(cfg, "refresh_api_key_hook", None)
+        with lock:
+            if hook and time.monotonic() - refreshed[0] > _TOKEN_REFRESH_SECONDS:
+                hook(cfg)
+                refreshed[0] = time.monotonic()
+            return cfg.get_api_key_with_prefix("authorization")
+
+    credentials = Credentials(
+        server=cfg.host.rstrip("/"), verify=bool(cfg.verify_ssl), ca_file=cfg.ssl_ca_cert, cert_file=cfg.cert_file,
+        key_file=cfg.key_file, tls_server_name=getattr(cfg, "tls_server_name", None), proxy=cfg.proxy,
+    )
+    return credentials, token
 
 
 class Client:
@@ -52,23 +71,26 @@ class Client:
     def __init__(self, kubeconfig: Optional[str], context: Optional[str], pool_size: int, timeout: float) -> None:
         import urllib3
 
-        self._cfg = _load_configuration(kubeconfig, context)
-        self._host = self._cfg.host.rstrip("/")
+        static = load_kubeconfig(kubeconfig, context)
+        if static is not None:
+            creds = static
+            self._token: Callable[[], Optional[str]] = lambda: "Bearer " + static.token if static.token else None
+        else:
+            creds, self._token = _full_loader(kubeconfig, context)
+        self._host = creds.server
         self._timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
-        self._lock = threading.Lock()
-        self._token_at = 0.0
         tls: Dict[str, Any] = {
-            "cert_reqs": "CERT_REQUIRED" if self._cfg.verify_ssl else "CERT_NONE",
-            "ca_certs": self._cfg.ssl_ca_cert,
-            "cert_file": self._cfg.cert_file,
-            "key_file": self._cfg.key_file,
+            "cert_reqs": "CERT_REQUIRED" if creds.verify else "CERT_NONE",
+            "ca_certs": creds.ca_file,
+            "cert_file": creds.cert_file,
+            "key_file": creds.key_file,
         }
-        if getattr(self._cfg, "tls_server_name", None):
-            tls["server_hostname"] = self._cfg.tls_server_name
-        if not self._cfg.verify_ssl:
+        if creds.tls_server_name:
+            tls["server_hostname"] = creds.tls_server_name
+        if not creds.verify:
             urllib3.disable_warnings()
-        if self._cfg.proxy:
-            self._pool = urllib3.ProxyManager(self._cfg.proxy, num_pools=4, maxsize=pool_size, **tls)
+        if creds.proxy:
+            self._pool = urllib3.ProxyManager(creds.proxy, num_pools=4, maxsize=pool_size, **tls)
         else:
             self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, **tls)
 
@@ -76,12 +98,7 @@ class Client:
         headers = {"Accept": "application/json", "User-Agent": "orchestrate.platform-manifests"}
         if content_type:
             headers["Content-Type"] = content_type
-        hook = getattr(self._cfg, "refresh_api_key_hook", None)
-        with self._lock:
-            if hook and time.monotonic() - self._token_at > _TOKEN_REFRESH_SECONDS:
-                hook(self._cfg)
-                self._token_at = time.monotonic()
-            token = self._cfg.get_api_key_with_prefix("authorization")
+        token = self._token()
         if token:
             headers["Authorization"] = token
         return headers
