@@ -1,0 +1,281 @@
+"""Render tests of the cluster stage: the kubeadm configuration of a 3-control-plane inventory,
+the preflight checks of kubeadm_control_plane, kubeadm_join and calico, and the agreement of
+kubeadm's pod subnet with Calico's IP pool. Everything runs offline through ansible-playbook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+import yaml
+
+from project import ROOT, run_playbook
+
+pytestmark = pytest.mark.slow
+
+ENDPOINT = "api.k8s.example.com:6443"
+CLUSTER_VARS: Dict[str, Any] = {
+    "platform_pod_cidr": "10.244.0.0/16",
+    "platform_service_cidr": "10.96.0.0/12",
+    "platform_node_cidr": "10.10.0.0/24",
+    "platform_kube_version": "1.36.4",
+    "platform_control_plane_endpoint": ENDPOINT,
+}
+
+
+def inventory(tmp_path: Path, control_planes: int = 3, workers: int = 2, **overrides: Any) -> Path:
+    """A static inventory: localhost, `control_planes` control-plane nodes and `workers` workers, all local."""
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    data = {
+        "all": {
+            "vars": {**CLUSTER_VARS, **overrides},
+            "hosts": {"localhost": dict(local)},
+            "children": {
+                "k8s_cluster": {
+                    "children": {
+                        "control_plane": {
+                            "hosts": {"cp-%d" % i: {**local, "ansible_host": "10.10.0.1%d" % i} for i in range(1, control_planes + 1)}
+                        },
+                        "workers": {"hosts": {"worker-%d" % i: {**local, "ansible_host": "10.10.0.2%d" % i} for i in range(1, workers + 1)}},
+                    }
+                }
+            },
+        }
+    }
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def write_playbook(tmp_path: Path, plays: List[Dict[str, Any]]) -> Path:
+    path = tmp_path / "playbook.yml"
+    path.write_text(yaml.safe_dump(plays, sort_keys=False))
+    return path
+
+
+def preflight(tmp_path: Path, roles: List[str], inv: Path, extra_vars: Optional[Dict[str, Any]] = None):
+    """Run the `preflight` entry point of each role on the controller, as playbooks/preflight.yml does."""
+    tasks = [
+        {"name": "Preflight of %s" % role, "ansible.builtin.include_role": {"name": "orchestrate.platform.%s" % role, "tasks_from": "preflight"}}
+        for role in roles
+    ]
+    playbook = write_playbook(tmp_path, [{"name": "Preflight", "hosts": "localhost", "gather_facts": False, "tasks": tasks}])
+    args = [str(playbook), "-i", str(inv)]
+    if extra_vars:
+        args += ["-e", json.dumps(extra_vars)]
+    result = run_playbook(args)
+    return result, result.stdout + result.stderr
+
+
+def render_kubeadm_config(tmp_path: Path, inv: Path, play_vars: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Template the role's kubeadm configuration for the first control-plane node with the role's own
+    defaults and vars (after its preflight), and return the parsed documents."""
+    out = tmp_path / "kubeadm-config.yaml"
+    playbook = write_playbook(
+        tmp_path,
+        [
+            {
+                "name": "Render the kubeadm configuration",
+                "hosts": "control_plane[0]",
+                "gather_facts": False,
+                "vars": play_vars or {},
+                "tasks": [
+                    {
+                        "name": "Check the settings and load the role's variables",
+                        "ansible.builtin.include_role": {"name": "orchestrate.platform.kubeadm_control_plane", "tasks_from": "preflight", "public": True},
+                    },
+                    {
+                        "name": "Template the kubeadm configuration",
+                        "ansible.builtin.template": {
+                            "src": str(ROOT / "roles/kubeadm_control_plane/templates/kubeadm-config.yaml.j2"),
+                            "dest": str(out),
+                            "mode": "0600",
+                        },
+                    },
+                ],
+            }
+        ],
+    )
+    result = run_playbook([str(playbook), "-i", str(inv)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [doc for doc in yaml.safe_load_all(out.read_text()) if doc is not None]
+
+
+@pytest.fixture(scope="module")
+def kubeadm_docs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, Any]]:
+    tmp_path = tmp_path_factory.mktemp("kubeadm")
+    docs = render_kubeadm_config(
+        tmp_path,
+        inventory(tmp_path),
+        {"kubeadm_control_plane_cert_sans": ["10.10.0.11", "cp.internal.example.com"], "kubeadm_control_plane_advertise_address": "10.10.0.11"},
+    )
+    kinds = [doc["kind"] for doc in docs]
+    assert len(kinds) == len(set(kinds)), kinds
+    return {doc["kind"]: doc for doc in docs}
+
+
+def extra_args(component: Dict[str, Any]) -> Dict[str, str]:
+    args = component.get("extraArgs", [])
+    assert isinstance(args, list), "v1beta4 extraArgs is a list of {name, value}"
+    return {arg["name"]: arg["value"] for arg in args}
+
+
+def test_every_document_parses_with_the_expected_api_versions(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    assert set(kubeadm_docs) == {"InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"}
+    assert kubeadm_docs["InitConfiguration"]["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+    assert kubeadm_docs["ClusterConfiguration"]["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+    assert kubeadm_docs["KubeletConfiguration"]["apiVersion"] == "kubelet.config.k8s.io/v1beta1"
+    assert kubeadm_docs["KubeProxyConfiguration"]["apiVersion"] == "kubeproxy.config.k8s.io/v1alpha1"
+
+
+def test_cluster_configuration_endpoint_version_and_networks(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    cluster = kubeadm_docs["ClusterConfiguration"]
+    assert cluster["controlPlaneEndpoint"] == ENDPOINT
+    assert cluster["kubernetesVersion"] == "v1.36.4"
+    assert cluster["networking"]["podSubnet"] == "10.244.0.0/16"
+    assert cluster["networking"]["serviceSubnet"] == "10.96.0.0/12"
+    assert kubeadm_docs["KubeProxyConfiguration"]["clusterCIDR"] == "10.244.0.0/16"
+
+
+def test_certificate_sans_include_the_endpoint_host_and_extras(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    sans = kubeadm_docs["ClusterConfiguration"]["apiServer"]["certSANs"]
+    assert sans == ["api.k8s.example.com", "10.10.0.11", "cp.internal.example.com"]
+
+
+def test_kubelet_uses_the_systemd_cgroup_driver(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    assert kubeadm_docs["KubeletConfiguration"]["cgroupDriver"] == "systemd"
+
+
+def test_init_configuration_advertises_the_node_address(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    init = kubeadm_docs["InitConfiguration"]
+    assert init["localAPIEndpoint"] == {"advertiseAddress": "10.10.0.11", "bindPort": 6443}
+    assert init["nodeRegistration"]["criSocket"] == "unix:///run/containerd/containerd.sock"
+
+
+def test_audit_logging_and_encryption_at_rest_are_on(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    apiserver = kubeadm_docs["ClusterConfiguration"]["apiServer"]
+    args = extra_args(apiserver)
+    assert args["audit-policy-file"] == "/etc/kubernetes/audit/policy.yaml"
+    assert args["audit-log-path"] == "/var/log/kubernetes/audit/audit.log"
+    assert args["audit-log-maxage"] == "30"
+    assert args["audit-log-maxbackup"] == "10"
+    assert args["audit-log-maxsize"] == "100"
+    assert args["encryption-provider-config"] == "/etc/kubernetes/encryption/config.yaml"
+    mounts = {volume["mountPath"]: volume for volume in apiserver["extraVolumes"]}
+    assert {"/etc/kubernetes/audit", "/var/log/kubernetes/audit", "/etc/kubernetes/encryption"} <= set(mounts)
+    assert mounts["/var/log/kubernetes/audit"]["readOnly"] is False
+    assert mounts["/etc/kubernetes/encryption"]["readOnly"] is True
+
+
+def test_control_plane_metrics_are_reachable_by_prometheus(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    cluster = kubeadm_docs["ClusterConfiguration"]
+    assert extra_args(cluster["controllerManager"])["bind-address"] == "0.0.0.0"
+    assert extra_args(cluster["scheduler"])["bind-address"] == "0.0.0.0"
+    assert extra_args(cluster["etcd"]["local"])["listen-metrics-urls"] == "http://0.0.0.0:2381"
+    assert kubeadm_docs["KubeProxyConfiguration"]["metricsBindAddress"] == "0.0.0.0:10249"
+
+
+def test_overrides_merge_into_the_generated_configuration(tmp_path: Path) -> None:
+    docs = render_kubeadm_config(
+        tmp_path,
+        inventory(tmp_path),
+        {"kubeadm_control_plane_kubelet_configuration": {"maxPods": 64}, "kubeadm_control_plane_audit_enabled": False},
+    )
+    by_kind = {doc["kind"]: doc for doc in docs}
+    assert by_kind["KubeletConfiguration"]["maxPods"] == 64
+    assert by_kind["KubeletConfiguration"]["cgroupDriver"] == "systemd"
+    args = extra_args(by_kind["ClusterConfiguration"]["apiServer"])
+    assert "audit-log-path" not in args and "encryption-provider-config" in args
+
+
+def test_preflight_accepts_a_valid_three_node_inventory(tmp_path: Path) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane", "kubeadm_join", "calico"], inventory(tmp_path))
+    assert result.returncode == 0, output
+
+
+def test_preflight_accepts_the_render_only_inventory_without_nodes(tmp_path: Path) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane", "kubeadm_join", "calico"], inventory(tmp_path, control_planes=0, workers=0))
+    assert result.returncode == 0, output
+
+
+def test_preflight_rejects_an_even_control_plane_count(tmp_path: Path) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inventory(tmp_path, control_planes=2))
+    assert result.returncode != 0
+    assert "kubeadm_control_plane_group: group 'control_plane' has 2" in output
+
+
+def test_preflight_rejects_overlapping_pod_and_service_cidrs(tmp_path: Path) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inventory(tmp_path, platform_service_cidr="10.244.128.0/20"))
+    assert result.returncode != 0
+    assert "kubeadm_control_plane_pod_cidr (10.244.0.0/16) and kubeadm_control_plane_service_cidr (10.244.128.0/20)" in output
+
+
+def test_preflight_rejects_a_node_cidr_overlapping_the_pods(tmp_path: Path) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inventory(tmp_path, platform_node_cidr="10.0.0.0/8"))
+    assert result.returncode != 0
+    assert "kubeadm_control_plane_pod_cidr (10.244.0.0/16) and kubeadm_control_plane_node_cidr (10.0.0.0/8)" in output
+
+
+def test_preflight_rejects_an_invalid_cidr(tmp_path: Path) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inventory(tmp_path, platform_pod_cidr="10.244.0.1/16"))
+    assert result.returncode != 0
+    assert "kubeadm_control_plane_pod_cidr (platform_pod_cidr): '10.244.0.1/16' is not a network" in output
+
+
+@pytest.mark.parametrize("version", ["v1.36.4", "1.36", "1.36.x", "2.0.0"])
+def test_preflight_rejects_a_bad_kube_version(tmp_path: Path, version: str) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inventory(tmp_path, platform_kube_version=version))
+    assert result.returncode != 0
+    assert "kubeadm_control_plane_kube_version (platform_kube_version): '%s'" % version in output
+
+
+@pytest.mark.parametrize("endpoint", ["api.k8s.example.com", "api.k8s.example.com:99999", "https://api:6443"])
+def test_preflight_rejects_a_bad_endpoint(tmp_path: Path, endpoint: str) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inventory(tmp_path, platform_control_plane_endpoint=endpoint))
+    assert result.returncode != 0
+    assert "kubeadm_control_plane_endpoint (platform_control_plane_endpoint): '%s'" % endpoint in output
+
+
+def test_control_plane_nodes_require_an_endpoint(tmp_path: Path) -> None:
+    """Empty is tolerated on the controller before the infra stage, never on a control-plane node."""
+    inv = inventory(tmp_path, platform_control_plane_endpoint="")
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inv)
+    assert result.returncode == 0, output
+    playbook = write_playbook(
+        tmp_path,
+        [{"name": "On a node", "hosts": "cp-1", "gather_facts": False,
+          "tasks": [{"name": "Preflight", "ansible.builtin.include_role": {"name": "orchestrate.platform.kubeadm_control_plane", "tasks_from": "preflight"}}]}],
+    )
+    result = run_playbook([str(playbook), "-i", str(inv)])
+    assert result.returncode != 0
+    assert "kubeadm_control_plane_endpoint (platform_control_plane_endpoint): ''" in result.stdout + result.stderr
+
+
+def test_calico_refuses_to_apply_unpinned_manifests(tmp_path: Path) -> None:
+    result, output = preflight(tmp_path, ["calico"], inventory(tmp_path), {"platform_mode": "apply"})
+    assert result.returncode != 0
+    assert "calico_manifests[0] (operator-crds.yaml)" in output
+
+
+def test_calico_ip_pool_is_the_kubeadm_pod_subnet(tmp_path: Path, kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    """The calico role renders offline (no checksums, no network) and its pool matches kubeadm's podSubnet."""
+    render_dir = tmp_path / "manifests"
+    playbook = write_playbook(
+        tmp_path,
+        [{"name": "Render Calico", "hosts": "localhost", "gather_facts": False,
+          "module_defaults": {"group/orchestrate.platform.k8s": {"mode": "render", "render_dir": str(render_dir)}},
+          "roles": ["orchestrate.platform.calico"]}],
+    )
+    result = run_playbook([str(playbook), "-i", str(inventory(tmp_path)), "-e", json.dumps({"platform_cloud": "gce"})])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "fetched at apply time" in result.stdout
+    installation = yaml.safe_load((render_dir / "platform/calico/20-installation-default.yaml").read_text())
+    pool = installation["spec"]["calicoNetwork"]["ipPools"][0]
+    assert pool["cidr"] == kubeadm_docs["ClusterConfiguration"]["networking"]["podSubnet"]
+    assert pool["encapsulation"] == "VXLAN"
+    assert pool["natOutgoing"] == "Enabled"
+    assert installation["spec"]["calicoNetwork"]["bgp"] == "Disabled"
+    felix = yaml.safe_load((render_dir / "platform/calico/30-felixconfiguration-default.yaml").read_text())
+    assert felix["spec"]["prometheusMetricsEnabled"] is True
