@@ -9,11 +9,9 @@ themselves).
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 
-ZONE_RE = re.compile(r"^(?P<region>[a-z]+-[a-z]+[0-9]+)-(?P<suffix>[a-z])$")
 
 # Protocol numbers GCE accepts for the names we use; the API echoes what it was given.
 _PROTOCOL_ALIASES = {"4": "ipip", "6": "tcp", "17": "udp", "1": "icmp"}
@@ -112,7 +110,8 @@ def gce_firewall_rules(
     admin_cidrs: Sequence[str],
     encapsulation: str = "vxlan",
     health_check_ranges: Sequence[str] = (),
-    gateway_nodeports: Sequence[int] = (),
+    gateway_ports: Sequence[int] = (),
+    gateway_health_check_port: Optional[int] = None,
     gateway_source_ranges: Sequence[str] = (),
     extra_node_tcp_ports: Sequence[Any] = (),
 ) -> List[Dict[str, Any]]:
@@ -153,14 +152,14 @@ def gce_firewall_rules(
     if health_check_ranges:
         rules.append(_rule(prefix + "hc-api", "Load balancer health checks to the API server",
                            [_tcp(6443)], [cp], source_ranges=list(health_check_ranges)))
-        if gateway_nodeports:
-            rules.append(_rule(prefix + "hc-gateway", "Load balancer health checks to the gateway NodePorts",
-                               [_tcp(*sorted(set(gateway_nodeports)))], [worker],
+        if gateway_health_check_port:
+            rules.append(_rule(prefix + "hc-gateway", "Load balancer health checks to the gateway's health-check NodePort",
+                               [_tcp(int(gateway_health_check_port))], [worker],
                                source_ranges=list(health_check_ranges)))
-    if gateway_nodeports and gateway_source_ranges:
+    if gateway_ports and gateway_source_ranges:
         rules.append(_rule(prefix + "gateway-clients",
-                           "Clients of the gateway load balancer (passthrough: client addresses are kept) to its NodePorts",
-                           [_tcp(*sorted(set(gateway_nodeports)))], [worker],
+                           "Clients of the gateway load balancer (passthrough: client addresses are kept) to its ports",
+                           [_tcp(*sorted(set(int(p) for p in gateway_ports)))], [worker],
                            source_ranges=list(gateway_source_ranges)))
     return rules
 
@@ -228,6 +227,145 @@ def gce_self_link_names(resources: Iterable[Any]) -> List[str]:
     return names
 
 
+def _unconditional(binding: Mapping[str, Any]) -> bool:
+    return not binding.get("condition")
+
+
+def gce_iam_policy_missing(policy: Mapping[str, Any], member: str, roles: Sequence[str]) -> List[str]:
+    """Roles of ``roles`` that ``member`` does not hold unconditionally in ``policy``."""
+    held = set()
+    for binding in (policy or {}).get("bindings", []) or []:
+        if _unconditional(binding) and member in (binding.get("members") or []):
+            held.add(binding.get("role"))
+    return [role for role in roles if role not in held]
+
+
+def gce_iam_policy_add(policy: Mapping[str, Any], member: str, roles: Sequence[str]) -> Dict[str, Any]:
+    """A copy of ``policy`` (etag kept, for optimistic locking) in which ``member`` holds ``roles``."""
+    new = dict(policy or {})
+    bindings = [dict(b, members=list(b.get("members") or [])) for b in (policy or {}).get("bindings", []) or []]
+    for role in gce_iam_policy_missing(policy, member, roles):
+        for binding in bindings:
+            if binding.get("role") == role and _unconditional(binding):
+                binding["members"].append(member)
+                break
+        else:
+            bindings.append({"role": role, "members": [member]})
+    new["bindings"] = bindings
+    new.setdefault("version", 1)
+    return new
+
+
+def gce_iam_policy_remove(policy: Mapping[str, Any], member: str) -> Dict[str, Any]:
+    """A copy of ``policy`` without ``member`` in any unconditional binding (empty bindings dropped)."""
+    new = dict(policy or {})
+    bindings = []
+    for binding in (policy or {}).get("bindings", []) or []:
+        members = list(binding.get("members") or [])
+        if _unconditional(binding) and member in members:
+            members = [m for m in members if m != member]
+            if not members:
+                continue
+        bindings.append(dict(binding, members=members))
+    new["bindings"] = bindings
+    return new
+
+
+def gce_iam_policy_holds(policy: Mapping[str, Any], member: str) -> bool:
+    """Whether ``member`` appears in any unconditional binding of ``policy``."""
+    return any(_unconditional(b) and member in (b.get("members") or [])
+               for b in (policy or {}).get("bindings", []) or [])
+
+
+_COMPUTE_PREFIXES = ("https://www.googleapis.com/compute/v1/", "https://compute.googleapis.com/compute/v1/")
+_CAMEL_SPECIAL = {"ip_address": "IPAddress", "ip_protocol": "IPProtocol"}
+
+
+def _camel(key: str) -> str:
+    if key in _CAMEL_SPECIAL:
+        return _CAMEL_SPECIAL[key]
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _short_link(value: Any) -> Any:
+    if isinstance(value, str):
+        for prefix in _COMPUTE_PREFIXES:
+            if value.startswith(prefix):
+                return value[len(prefix):]
+    return value
+
+
+def _same(desired: Any, actual: Any) -> bool:
+    if desired is None:
+        return True
+    if isinstance(desired, Mapping):
+        if set(desired) == {"selfLink"}:
+            return _short_link(desired["selfLink"]) == _short_link(actual)
+        if not isinstance(actual, Mapping):
+            return False
+        return all(_same(value, actual.get(_camel(key))) for key, value in desired.items())
+    if isinstance(desired, (list, tuple)):
+        if not isinstance(actual, (list, tuple)) or len(desired) != len(actual):
+            return False
+        if all(not isinstance(item, (Mapping, list, tuple)) for item in desired):
+            return sorted(str(_short_link(i)) for i in desired) == sorted(str(_short_link(i)) for i in actual)
+        unmatched = list(actual)
+        for item in desired:
+            match = next((i for i, cand in enumerate(unmatched) if _same(item, cand)), None)
+            if match is None:
+                return False
+            unmatched.pop(match)
+        return True
+    if isinstance(desired, bool) or isinstance(actual, bool):
+        return str(desired).lower() == str(actual).lower()
+    return str(_short_link(desired)) == str(_short_link(actual))
+
+
+def gce_differs(actual: Optional[Mapping[str, Any]], desired: Mapping[str, Any]) -> bool:
+    """Whether an API resource (camelCase) differs from module options (snake_case) in any option given.
+
+    Only the options present in ``desired`` are compared, self links are compared without
+    their host prefix, lists of scalars without regard to order. A missing resource differs.
+    """
+    if not actual:
+        return True
+    return not _same(dict(desired), actual)
+
+
+def gce_instance_groups(frontends: Sequence[Mapping[str, Any]], instances: Sequence[Mapping[str, Any]],
+                        existing: Sequence[Mapping[str, Any]] = ()) -> List[Dict[str, Any]]:
+    """Per-zone unmanaged instance groups of each load balancer.
+
+    ``frontends`` items have ``name``, ``role`` (value of the instances' ``role`` label) and
+    ``group_prefix``; ``instances`` are gcp_compute_instance_info resources; ``existing`` are
+    gcp_compute_instance_group_info resources. One group per frontend and zone that holds at
+    least one instance of the role, named ``<group_prefix><zone>``; ``sync`` says whether the
+    group is missing or its size differs from its planned members.
+    """
+    sizes = {(_short_link(g.get("zone")), g.get("name")): g.get("size", 0) for g in existing or []}
+    groups: List[Dict[str, Any]] = []
+    for frontend in frontends:
+        zones: Dict[str, List[Mapping[str, Any]]] = {}
+        for inst in instances or []:
+            if (inst.get("labels") or {}).get("role") == frontend["role"]:
+                zones.setdefault(inst["zone"], []).append(inst)
+        for zone_link in sorted(zones):
+            zone = zone_link.rsplit("/", 1)[-1]
+            name = "%s%s" % (frontend["group_prefix"], zone)
+            members = sorted(i["selfLink"] for i in zones[zone_link])
+            key = (_short_link(zone_link), name)
+            groups.append({
+                "name": name,
+                "zone": zone,
+                "frontend": frontend["name"],
+                "link": "%s/instanceGroups/%s" % (zone_link, name),
+                "instances": members,
+                "sync": key not in sizes or int(sizes[key]) != len(members),
+            })
+    return groups
+
+
 class FilterModule:
     """GCE infrastructure helpers."""
 
@@ -238,4 +376,10 @@ class FilterModule:
             "gce_firewall_rules": gce_firewall_rules,
             "gce_firewall_plan": gce_firewall_plan,
             "gce_self_link_names": gce_self_link_names,
+            "gce_iam_policy_missing": gce_iam_policy_missing,
+            "gce_iam_policy_add": gce_iam_policy_add,
+            "gce_iam_policy_remove": gce_iam_policy_remove,
+            "gce_iam_policy_holds": gce_iam_policy_holds,
+            "gce_differs": gce_differs,
+            "gce_instance_groups": gce_instance_groups,
         }
