@@ -1,0 +1,114 @@
+"""The storage role as site.yml renders it: the StorageClasses the apps rely on, snapshots, and
+the GCE PD CSI driver (credentials from the node's service account, privileged node plugin)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+import yaml
+
+from project import ROOT
+from rendered import Rendered
+
+Obj = Dict[str, Any]
+PD = "pd.csi.storage.gke.io"
+NFS = "nfs.csi.k8s.io"
+
+
+def storage_objects(rendered: Rendered) -> List[Obj]:
+    return [obj for path, objs in rendered.files.items() if path.startswith("platform/storage/") for obj in objs]
+
+
+def one(objects: List[Obj], kind: str, name: str) -> Obj:
+    found = [o for o in objects if o.get("kind") == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, "expected one %s %s, found %d" % (kind, name, len(found))
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def storage(rendered: Rendered) -> List[Obj]:
+    found = storage_objects(rendered)
+    assert found, "site.yml rendered nothing under platform/storage/ (is playbooks/platform.yml imported?)"
+    return found
+
+
+def test_default_class_is_balanced_pd_waiting_for_the_consumer(storage: List[Obj]) -> None:
+    rwo = one(storage, "StorageClass", "standard-rwo")
+    assert rwo["provisioner"] == PD
+    assert rwo["parameters"]["type"] == "pd-balanced"
+    assert rwo["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert rwo["allowVolumeExpansion"] is True
+    assert rwo["reclaimPolicy"] == "Delete"
+    assert rwo["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+
+
+def test_only_one_default_class(rendered: Rendered) -> None:
+    defaults = [sc["metadata"]["name"] for sc in rendered.of_kind("StorageClass")
+                if (sc["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
+    assert defaults == ["standard-rwo"]
+
+
+def test_retain_variant_for_databases(storage: List[Obj]) -> None:
+    retain = one(storage, "StorageClass", "standard-rwo-retain")
+    rwo = one(storage, "StorageClass", "standard-rwo")
+    assert retain["reclaimPolicy"] == "Retain"
+    assert retain["provisioner"] == PD and retain["parameters"] == rwo["parameters"]
+    assert retain["volumeBindingMode"] == "WaitForFirstConsumer" and retain["allowVolumeExpansion"] is True
+    assert "storageclass.kubernetes.io/is-default-class" not in (retain["metadata"].get("annotations") or {})
+
+
+def test_rwx_class_is_nfs_with_a_per_claim_directory(storage: List[Obj]) -> None:
+    rwx = one(storage, "StorageClass", "shared-rwx")
+    assert rwx["provisioner"] == NFS
+    assert rwx["parameters"]["share"].startswith("/")
+    assert "${pvc.metadata.name}" in rwx["parameters"]["subDir"]
+    assert any(option.startswith("nfsvers=4") for option in rwx["mountOptions"])
+    assert rwx["metadata"]["annotations"]["orchestrate.platform/rwx-backend"] in ("nfs-vm", "filestore")
+
+
+def test_rwx_backend_default_is_documented() -> None:
+    defaults = yaml.safe_load((ROOT / "roles/storage/defaults/main.yml").read_text())
+    assert defaults["storage_rwx_backend"] == "nfs-vm"
+    assert "storage_rwx_backend" in (ROOT / "docs/platform-services.md").read_text()
+
+
+def test_snapshot_classes_for_both_drivers(storage: List[Obj]) -> None:
+    classes = {c["driver"]: c for c in storage if c["kind"] == "VolumeSnapshotClass"}
+    assert set(classes) == {PD, NFS}
+    assert classes[PD]["metadata"]["annotations"]["snapshot.storage.kubernetes.io/is-default-class"] == "true"
+    assert all(c["apiVersion"] == "snapshot.storage.k8s.io/v1" for c in classes.values())
+
+
+def test_pd_driver_uses_the_node_service_account_not_a_key(storage: List[Obj]) -> None:
+    controller = one(storage, "Deployment", "pd-csi-controller")
+    spec = controller["spec"]["template"]["spec"]
+    env = [e["name"] for c in spec["containers"] for e in c.get("env") or []]
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in env
+    assert not [v for v in spec.get("volumes") or [] if "secret" in v]
+
+
+def test_pd_driver_lives_in_the_storage_namespace(storage: List[Obj]) -> None:
+    namespaced = {o["metadata"].get("namespace") for o in storage if o["metadata"].get("namespace")}
+    assert namespaced == {"storage"}
+    csi = one(storage, "CSIDriver", PD)
+    assert csi["spec"]["attachRequired"] is True
+
+
+def test_pd_node_plugin_is_privileged_with_bidirectional_kubelet_mount(storage: List[Obj], rendered: Rendered) -> None:
+    node = one(storage, "DaemonSet", "pd-csi-node")
+    driver = [c for c in node["spec"]["template"]["spec"]["containers"] if c["name"] == "gce-pd-driver"][0]
+    assert driver["securityContext"]["privileged"] is True
+    mounts = {m["mountPath"]: m for m in driver["volumeMounts"]}
+    assert mounts["/var/lib/kubelet"]["mountPropagation"] == "Bidirectional"
+    namespace = one(rendered.of_kind("Namespace"), "Namespace", "storage")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_pd_controller_sidecars_all_elect_a_leader(storage: List[Obj]) -> None:
+    controller = one(storage, "Deployment", "pd-csi-controller")
+    sidecars = [c for c in controller["spec"]["template"]["spec"]["containers"] if c["name"].startswith("csi-")]
+    assert {c["name"] for c in sidecars} == {"csi-provisioner", "csi-attacher", "csi-resizer", "csi-snapshotter"}
+    for sidecar in sidecars:
+        assert "--leader-election" in sidecar["args"], sidecar["name"]
+        assert "--leader-election-namespace=storage" in sidecar["args"], sidecar["name"]
