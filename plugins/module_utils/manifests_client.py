@@ -65,6 +65,17 @@ def _full_loader(kubeconfig: Optional[str], context: Optional[str]) -> Tuple[Cre
     return credentials, token
 
 
+def _decode(body: bytes) -> Any:
+    """The JSON body of an answer; error answers from proxies or unknown paths may be plain text
+    (e.g. "404 page not found" for a group the server does not serve)."""
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 class Client:
     """JSON requests against one API server."""
 
@@ -118,7 +129,7 @@ class Client:
         response = self._pool.request(
             method, url, body=payload, headers=self._headers(content_type), timeout=self._timeout, retries=False
         )
-        data = json.loads(response.data) if response.data else None
+        data = _decode(response.data)
         if response.status >= 300:
             message = data.get("message", "") if isinstance(data, dict) else response.data[:300].decode(errors="replace")
             raise ApiError(response.status, response.reason or "", message)
