@@ -6,7 +6,7 @@ import re
 
 from rendered import Rendered
 
-STAGES_WITH_MANIFESTS = {"security", "platform"}
+STAGES_WITH_MANIFESTS = {"security", "platform", "apps"}
 
 
 def recap_changed(output: str) -> int:

@@ -1,0 +1,172 @@
+"""The rendered MariaDB Galera cluster (apps/mariadb_galera): members, probes, storage, the
+writer routing, secrets and backups. Runs on the session render of site.yml."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+
+import policies
+from rendered import Rendered
+
+Obj = Dict[str, Any]
+PREFIX = "apps/mariadb_galera/"
+POD_NAME = {"app.kubernetes.io/name": "mariadb-galera"}
+
+
+def objects(rendered: Rendered, kind: str) -> List[Obj]:
+    found = [obj for path, objs in rendered.files.items() if path.startswith(PREFIX) for obj in objs if obj.get("kind") == kind]
+    if not found and not any(path.startswith(PREFIX) for path in rendered.files):
+        pytest.fail("site.yml rendered nothing under %s: is playbooks/apps.yml imported by site.yml?" % PREFIX)
+    return found
+
+
+def one(rendered: Rendered, kind: str, name: str = "") -> Obj:
+    found = [o for o in objects(rendered, kind) if not name or o["metadata"]["name"] == name]
+    assert len(found) == 1, "expected one %s %s, found %d" % (kind, name, len(found))
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def sts(rendered: Rendered) -> Obj:
+    return one(rendered, "StatefulSet")
+
+
+def container(workload: Obj, name: str) -> Obj:
+    return next(c for c in policies.containers(workload) if c["name"] == name)
+
+
+def workloads(rendered: Rendered) -> List[Obj]:
+    return [o for kind in policies.WORKLOAD_KINDS for o in objects(rendered, kind)]
+
+
+def test_three_members_in_parallel_with_stable_names(sts: Obj, rendered: Rendered) -> None:
+    assert sts["metadata"]["namespace"] == "mariadb"
+    assert sts["spec"]["replicas"] == 3
+    assert sts["spec"]["podManagementPolicy"] == "Parallel"
+    peers = one(rendered, "Service", sts["spec"]["serviceName"])
+    assert peers["spec"]["clusterIP"] == "None" and peers["spec"]["publishNotReadyAddresses"] is True
+    assert {p["port"] for p in peers["spec"]["ports"]} >= {3306, 4444, 4567, 4568}
+
+
+def test_pod_labels_are_the_network_policy_contract(sts: Obj, rendered: Rendered) -> None:
+    assert policies.template_labels(sts)["app.kubernetes.io/name"] == "mariadb-galera"
+    cron = one(rendered, "CronJob")
+    assert cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "mariadb-backup"
+    ports = {p["containerPort"] for c in policies.pod_spec(sts)["containers"] for p in c.get("ports", [])}
+    assert ports == {3306, 4444, 4567, 4568, 9104}
+
+
+def test_retained_data_volume_per_member(sts: Obj) -> None:
+    claim = sts["spec"]["volumeClaimTemplates"][0]
+    assert claim["spec"]["storageClassName"] == "standard-rwo-retain"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert any(m["mountPath"] == "/var/lib/mysql" and m["name"] == claim["metadata"]["name"]
+               for m in container(sts, "mariadb")["volumeMounts"])
+
+
+def test_spread_over_nodes_and_zones(sts: Obj) -> None:
+    spec = policies.pod_spec(sts)
+    required = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert required[0]["topologyKey"] == "kubernetes.io/hostname"
+    assert policies.selects(required[0]["labelSelector"], policies.template_labels(sts))
+    assert spec["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
+
+
+def test_disruption_budget_allows_one_member_down(sts: Obj, rendered: Rendered) -> None:
+    budget = one(rendered, "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert policies.selects(budget["spec"]["selector"], policies.template_labels(sts))
+
+
+def test_probes_mean_synced_and_tolerate_state_transfers(sts: Obj, rendered: Rendered) -> None:
+    mariadb = container(sts, "mariadb")
+    assert mariadb["readinessProbe"]["exec"]["command"][-1] == "ready"
+    assert mariadb["livenessProbe"]["exec"]["command"][-1] == "alive"
+    startup = mariadb["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 1800
+    probe_script = one(rendered, "ConfigMap", "mariadb-galera-config")["data"]["galera-probe.sh"]
+    assert "wsrep_ready\\tON" in probe_script and "wsrep_local_state_comment\\tSynced" in probe_script
+    assert ".sst" in probe_script
+
+
+def test_entry_command_runs_the_bootstrap_logic(sts: Obj, rendered: Rendered) -> None:
+    mariadb = container(sts, "mariadb")
+    assert mariadb["command"] == ["/bin/bash", "/opt/galera/galera-start.sh"]
+    config = one(rendered, "ConfigMap", "mariadb-galera-config")["data"]
+    assert "choose_bootstrap" in config["galera-start.sh"] and "--wsrep-new-cluster" in config["galera-start.sh"]
+    assert "wsrep_sst_method=mariabackup" in config["galera.cnf"]
+    assert "!includedir /run/mysqld/conf.d" in config["galera.cnf"]
+
+
+def test_exporter_is_its_own_container(sts: Obj) -> None:
+    exporter = container(sts, "exporter")
+    assert "mysqld-exporter" in exporter["image"]
+    assert "--mysqld.address=127.0.0.1:3306" in exporter["args"]
+    assert len(policies.pod_spec(sts)["containers"]) == 2
+
+
+def test_writer_service_selects_one_labelled_member(rendered: Rendered, sts: Obj) -> None:
+    writer = one(rendered, "Service", "mariadb-galera")
+    selector = writer["spec"]["selector"]
+    assert selector.get("orchestrate.platform/galera-writer") == "true"
+    assert all(policies.template_labels(sts).get(k) == v for k, v in selector.items() if k != "orchestrate.platform/galera-writer")
+    elector = one(rendered, "Deployment", "mariadb-galera-elector")
+    env = {e["name"]: e.get("value") for e in container(elector, "elector")["env"]}
+    assert env["GALERA_WRITER_LABEL"] == "orchestrate.platform/galera-writer"
+    role = one(rendered, "Role")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "patch"]}]
+    code = one(rendered, "ConfigMap", "mariadb-galera-elector")["data"]
+    assert "def galera_writer" in code["galera.py"] and "from galera import galera_writer" in code["galera-writer.py"]
+
+
+def test_passwords_live_in_a_secret_and_are_referenced(rendered: Rendered) -> None:
+    secret = one(rendered, "Secret")
+    keys = set(secret["stringData"])
+    assert keys == {"root-password", "user-password", "sst-password", "exporter-password", "backup-password", "restore-password"}
+    assert all(len(value) == 32 and value.isalnum() for value in secret["stringData"].values())
+    for workload in workloads(rendered):
+        for c in policies.containers(workload):
+            for env in c.get("env", []):
+                if "PASSWORD" in env["name"]:
+                    assert "value" not in env, "%s inlines %s" % (policies.name(workload), env["name"])
+                    assert env["valueFrom"]["secretKeyRef"]["name"] == secret["metadata"]["name"]
+
+
+def test_secret_file_is_private(rendered: Rendered) -> None:
+    path = next(p for p in rendered.files if p.startswith(PREFIX) and "-secret-" in p)
+    assert (rendered.root / path).stat().st_mode & 0o077 == 0
+
+
+def test_backup_cronjob_and_volume(rendered: Rendered) -> None:
+    cron = one(rendered, "CronJob")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = policies.pod_spec(cron)
+    claim = next(v for v in pod["volumes"] if v["name"] == "backup")["persistentVolumeClaim"]["claimName"]
+    assert one(rendered, "PersistentVolumeClaim", claim)["spec"]["storageClassName"] == "standard-rwo"
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["BACKUP_RETENTION_DAYS"] == "7" and env["BACKUP_DATABASES"] == "wordpress"
+    assert env["BACKUP_SOURCE_HOST"].startswith("mariadb-galera-read.")
+    scripts = one(rendered, "ConfigMap", "mariadb-galera-backup")["data"]
+    assert "--single-transaction" in scripts["backup.sh"] and "-mtime" in scripts["backup.sh"]
+
+
+WORKLOAD_RULES = {
+    "images": policies.image_problems,
+    "resources": policies.resource_problems,
+    "probes": policies.probe_problems,
+    "security": lambda w: policies.security_context_problems(w, []),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(WORKLOAD_RULES))
+def test_platform_rules_hold_for_every_workload(rendered: Rendered, rule: str) -> None:
+    problems = [p for w in workloads(rendered) for p in WORKLOAD_RULES[rule](w)]
+    assert not problems, "\n".join(problems)
+
+
+def test_restricted_pod_security_needs_seccomp(rendered: Rendered) -> None:
+    for workload in workloads(rendered):
+        assert policies.pod_spec(workload)["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
