@@ -18,7 +18,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test lint syntax pytest molecule render benchmark clean
+.PHONY: setup test lint syntax pytest molecule molecule-roles render benchmark network-matrix role-docs clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,14 +39,25 @@ syntax: setup
 pytest: setup
 	pytest
 
+# CI runs the combined scenario (the three node roles in cluster order: check mode, converge,
+# idempotence, verify); the per-role scenarios are for working on one role.
 molecule: setup
-	for scenario in $(SCENARIOS); do molecule test -s "$$scenario"; done
+	molecule test -s node
+
+molecule-roles: setup
+	for scenario in $(filter-out node,$(SCENARIOS)); do molecule test -s "$$scenario"; done
 
 render: setup
 	ansible-playbook playbooks/render.yml
 
 benchmark: setup
 	$(BIN)/python benchmarks/engine.py
+
+network-matrix: setup
+	$(BIN)/python scripts/gen-network-matrix.py
+
+role-docs: setup
+	$(BIN)/python scripts/gen-role-docs.py
 
 test: lint syntax pytest molecule
 

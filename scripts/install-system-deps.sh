@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the system packages the test suite needs (molecule with podman, the image build),
+# idempotently: packages already present are not touched and apt is not even updated.
+#
+#   scripts/install-system-deps.sh          (as root, or through sudo)
+#
+# podman + runc: molecule's containers (crun refuses the CI kernel's hybrid cgroups, so
+# molecule/containers.conf selects runc); debootstrap: scripts/molecule-image.sh builds the
+# systemd image from the Debian archive; fuse-overlayfs + slirp4netns: podman's helpers for
+# storage and networking where the kernel or user set-up needs them; make, git: the test entry points.
+set -euo pipefail
+
+packages=(podman runc debootstrap fuse-overlayfs slirp4netns uidmap make git ca-certificates)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query --show --showformat='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-system-deps: all present (${packages[*]})"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+
+echo "install-system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
