@@ -7,10 +7,16 @@
 # podman + runc: molecule's containers (crun refuses the CI kernel's hybrid cgroups, so
 # molecule/containers.conf selects runc); debootstrap: scripts/molecule-image.sh builds the
 # systemd image from the Debian archive; fuse-overlayfs + slirp4netns: podman's helpers for
-# storage and networking where the kernel or user set-up needs them; make, git: the test entry points.
+# storage and networking where the kernel or user set-up needs them; make, git: the test entry points;
+# python3-venv: `make setup` creates .venv with it.
 set -euo pipefail
 
-packages=(podman runc debootstrap fuse-overlayfs slirp4netns uidmap make git ca-certificates)
+packages=(podman runc debootstrap fuse-overlayfs slirp4netns uidmap make git ca-certificates python3-venv)
+# node + npm: the real Mermaid parser of the docs test (tests/docs/mermaid); a node already on
+# PATH (from another source than Debian's package) is used as it is.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do
