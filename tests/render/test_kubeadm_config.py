@@ -253,14 +253,17 @@ def test_control_plane_nodes_require_an_endpoint(tmp_path: Path) -> None:
     assert "kubeadm_control_plane_endpoint (platform_control_plane_endpoint): ''" in result.stdout + result.stderr
 
 
-def test_calico_refuses_to_apply_unpinned_manifests(tmp_path: Path) -> None:
-    result, output = preflight(tmp_path, ["calico"], inventory(tmp_path), {"platform_mode": "apply"})
+def test_calico_applies_only_pinned_manifests(tmp_path: Path) -> None:
+    pinned, output = preflight(tmp_path, ["calico"], inventory(tmp_path), {"platform_mode": "apply"})
+    assert pinned.returncode == 0, output
+    unpinned = [{"name": "operator-crds.yaml", "url": "https://example.invalid/operator-crds.yaml", "checksum": ""}]
+    result, output = preflight(tmp_path, ["calico"], inventory(tmp_path), {"platform_mode": "apply", "calico_manifests": unpinned})
     assert result.returncode != 0
     assert "calico_manifests[0] (operator-crds.yaml)" in output
 
 
 def test_calico_ip_pool_is_the_kubeadm_pod_subnet(tmp_path: Path, kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
-    """The calico role renders offline (no checksums, no network) and its pool matches kubeadm's podSubnet."""
+    """The calico role renders offline (no download, no network) and its pool matches kubeadm's podSubnet."""
     render_dir = tmp_path / "manifests"
     playbook = write_playbook(
         tmp_path,
