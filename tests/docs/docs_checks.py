@@ -12,14 +12,17 @@ no dependency beyond PyYAML.
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 from urllib.parse import unquote
 
-import yaml
 
 # --------------------------------------------------------------------------- results
 
@@ -387,26 +390,24 @@ def check_mermaid(path: str, text: str) -> List[Problem]:
 
 # --------------------------------------------------------------------------- YAML
 
-class _AnsibleLoader(yaml.SafeLoader):
-    """SafeLoader that accepts Ansible's custom tags (!vault, !unsafe) as plain values."""
-
-
-def _construct_unknown(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)  # type: ignore[arg-type]
-
-
-_AnsibleLoader.add_multi_constructor("!", _construct_unknown)
+@lru_cache(maxsize=1)
+def role_docs_generator() -> ModuleType:
+    """scripts/gen-role-docs.py as a module (it is a script, not a package)."""
+    if "gen_role_docs" in sys.modules:
+        return sys.modules["gen_role_docs"]
+    path = Path(__file__).resolve().parents[2] / "scripts" / "gen-role-docs.py"
+    spec = importlib.util.spec_from_file_location("gen_role_docs", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_role_docs"] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_yaml(path: Path) -> Any:
-    """The YAML document of `path` (None for a missing or empty file)."""
-    if not path.is_file():
-        return None
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_AnsibleLoader)  # noqa: S506
+    """The YAML document of `path` (None for a missing or empty file), Ansible's custom tags
+    (!vault, !unsafe) read as plain values: the same reader as the role README generator."""
+    return role_docs_generator().load_yaml(path)
 
 
 # --------------------------------------------------------------------------- role variables

@@ -4,7 +4,6 @@ broken examples, so that a passing run means something."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -36,12 +35,7 @@ def rel(path: Path) -> str:
 
 
 def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_role_docs", GENERATOR)
-    assert spec and spec.loader, "cannot load %s" % GENERATOR
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return dc.role_docs_generator()
 
 
 @pytest.fixture(scope="session")

@@ -27,13 +27,6 @@ TIMEOUT = float(os.environ.get("LIVE_TIMEOUT", "300"))
 
 
 @pytest.fixture(scope="module")
-def api() -> Any:
-    kubernetes = pytest.importorskip("kubernetes")
-    kubernetes.config.load_kube_config(config_file=os.environ["KUBECONFIG"])
-    return kubernetes.client
-
-
-@pytest.fixture(scope="module")
 def nodes(api: Any) -> List[Any]:
     found = api.CoreV1Api().list_node().items
     if not found:

@@ -6,7 +6,6 @@ readiness waiting is covered by the unit tests.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import uuid

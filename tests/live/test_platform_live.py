@@ -48,13 +48,6 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = TIMEOUT) -> A
 
 
 @pytest.fixture(scope="module")
-def api() -> Any:
-    kubernetes = pytest.importorskip("kubernetes")
-    kubernetes.config.load_kube_config(config_file=os.environ["KUBECONFIG"])
-    return kubernetes.client
-
-
-@pytest.fixture(scope="module")
 def platform_applied(api: Any) -> None:
     names = [sc.metadata.name for sc in api.StorageV1Api().list_storage_class().items]
     if "standard-rwo" not in names:

@@ -29,3 +29,27 @@ class Rendered:
 
     def of_kind(self, *kinds: str) -> List[Obj]:
         return [obj for obj in self.objects if obj.get("kind") in kinds]
+
+
+def under(rendered: Rendered, prefix: str, kind: str) -> List[Obj]:
+    """The objects of `kind` rendered under `prefix` (`<stage>/<role>/`); fails when nothing at all
+    was rendered there (the stage playbook is not imported by site.yml)."""
+    if not any(path.startswith(prefix) for path in rendered.files):
+        raise AssertionError("site.yml rendered nothing under %s: is its stage playbook imported by site.yml?" % prefix)
+    return [obj for path, objs in rendered.files.items() if path.startswith(prefix) for obj in objs if obj.get("kind") == kind]
+
+
+def only(rendered: Rendered, prefix: str, kind: str, name: str = "") -> Obj:
+    """The single object of `kind` (and `name`, when given) under `prefix`."""
+    found = [obj for obj in under(rendered, prefix, kind) if not name or obj["metadata"]["name"] == name]
+    assert len(found) == 1, "expected one %s %s under %s, found %d" % (kind, name, prefix, len(found))
+    return found[0]
+
+
+def container(workload: Obj, name: str) -> Obj:
+    """The container (or init container) called `name` of a workload's pod template."""
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    if workload.get("kind") == "CronJob":
+        job = ((workload.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
+        spec = (job.get("template") or {}).get("spec") or {}
+    return next(c for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []) if c["name"] == name)

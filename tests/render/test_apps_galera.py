@@ -8,33 +8,23 @@ from typing import Any, Dict, List
 import pytest
 
 import policies
-from rendered import Rendered
+from rendered import Rendered, container, only, under
 
 Obj = Dict[str, Any]
 PREFIX = "apps/mariadb_galera/"
 POD_NAME = {"app.kubernetes.io/name": "mariadb-galera"}
 
-
 def objects(rendered: Rendered, kind: str) -> List[Obj]:
-    found = [obj for path, objs in rendered.files.items() if path.startswith(PREFIX) for obj in objs if obj.get("kind") == kind]
-    if not found and not any(path.startswith(PREFIX) for path in rendered.files):
-        pytest.fail("site.yml rendered nothing under %s: is playbooks/apps.yml imported by site.yml?" % PREFIX)
-    return found
+    return under(rendered, PREFIX, kind)
 
 
 def one(rendered: Rendered, kind: str, name: str = "") -> Obj:
-    found = [o for o in objects(rendered, kind) if not name or o["metadata"]["name"] == name]
-    assert len(found) == 1, "expected one %s %s, found %d" % (kind, name, len(found))
-    return found[0]
+    return only(rendered, PREFIX, kind, name)
 
 
 @pytest.fixture(scope="module")
 def sts(rendered: Rendered) -> Obj:
     return one(rendered, "StatefulSet")
-
-
-def container(workload: Obj, name: str) -> Obj:
-    return next(c for c in policies.containers(workload) if c["name"] == name)
 
 
 def workloads(rendered: Rendered) -> List[Obj]:

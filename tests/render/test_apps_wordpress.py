@@ -9,33 +9,24 @@ from typing import Any, Dict, List
 import pytest
 
 import policies
-from rendered import Rendered
+from rendered import Rendered, container, only, under
 
 Obj = Dict[str, Any]
 PREFIX = "apps/wordpress/"
 SALTS = ["WORDPRESS_%s" % name for name in (
     "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY", "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")]
 
-
 def objects(rendered: Rendered, kind: str) -> List[Obj]:
-    if not any(path.startswith(PREFIX) for path in rendered.files):
-        pytest.fail("site.yml rendered nothing under %s: is playbooks/apps.yml imported by site.yml?" % PREFIX)
-    return [obj for path, objs in rendered.files.items() if path.startswith(PREFIX) for obj in objs if obj.get("kind") == kind]
+    return under(rendered, PREFIX, kind)
 
 
-def one(rendered: Rendered, kind: str) -> Obj:
-    found = objects(rendered, kind)
-    assert len(found) == 1, "expected one %s, found %d" % (kind, len(found))
-    return found[0]
+def one(rendered: Rendered, kind: str, name: str = "") -> Obj:
+    return only(rendered, PREFIX, kind, name)
 
 
 @pytest.fixture(scope="module")
 def deployment(rendered: Rendered) -> Obj:
     return one(rendered, "Deployment")
-
-
-def container(workload: Obj, name: str) -> Obj:
-    return next(c for c in policies.containers(workload) if c["name"] == name)
 
 
 def env_of(c: Obj) -> Dict[str, Obj]:

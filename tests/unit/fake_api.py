@@ -10,7 +10,6 @@ field sets (real SSA merges some lists by key; that is covered by the live tests
 from __future__ import annotations
 
 import copy
-import json
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
