@@ -49,8 +49,9 @@ def test_bad_value_stops_before_anything_is_rendered(tmp_path: Path, extra: Dict
 
 def test_apply_mode_needs_pinned_checksums_and_an_nfs_server(tmp_path: Path) -> None:
     output = run_platform(tmp_path, {"platform_mode": "apply"})
-    assert "storage_nfs_server (platform_nfs_server)" in output or "storage_manifests[0]" in output
-    output = run_platform(tmp_path, {"platform_mode": "apply", "platform_nfs_server": "10.240.0.50"})
+    assert "storage_nfs_server (platform_nfs_server)" in output
+    unpinned = [{"name": "snapshot-crd-volumesnapshotclasses.yaml", "url": "https://example.invalid/x.yaml", "checksum": ""}]
+    output = run_platform(tmp_path, {"platform_mode": "apply", "platform_nfs_server": "10.240.0.50", "storage_manifests": unpinned})
     assert "storage_manifests[0] (snapshot-crd-volumesnapshotclasses.yaml)" in output
     assert "checksum" in output
 
