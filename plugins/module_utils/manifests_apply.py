@@ -56,6 +56,7 @@ from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_obj
     check_unique,
     group_into_waves,
     redact,
+    string_data_as_data,
     with_labels,
 )
 from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_readiness import readiness
@@ -325,7 +326,7 @@ class Applier:
     def _run(self, objects: List[Obj]) -> Report:
         check_unique(objects)
         labels = self._set.member_labels()
-        desired = [with_labels(obj, labels) for obj in objects]
+        desired = [with_labels(string_data_as_data(obj), labels) for obj in objects]
         refs = [Ref.of(obj) for obj in desired]
         report = Report()
 

@@ -8,6 +8,7 @@ Plain Python with no Ansible imports, so pytest reaches it directly.
 
 from __future__ import annotations
 
+import base64
 import copy
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -181,6 +182,23 @@ def with_labels(obj: Obj, labels: Mapping[str, str]) -> Obj:
     merged = dict(meta.get("labels") or {})
     merged.update(labels)
     meta["labels"] = merged
+    return out
+
+
+def string_data_as_data(obj: Obj) -> Obj:
+    """A Secret's stringData folded into data (base64), as the API server stores it.
+
+    The server converts stringData into data on write and never stores stringData, so a field
+    manager that applied stringData owns fields that do not exist: a changed value would be
+    written but not seen as a change. Applying data instead keeps ownership on the stored fields.
+    """
+    if obj.get("kind") != "Secret" or not obj.get("stringData"):
+        return obj
+    out = copy.deepcopy(obj)
+    data = dict(out.get("data") or {})
+    for key, value in out.pop("stringData").items():
+        data[key] = base64.b64encode(str(value).encode("utf-8")).decode("ascii")
+    out["data"] = data
     return out
 
 

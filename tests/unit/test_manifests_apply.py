@@ -210,3 +210,19 @@ def test_wait_returns_once_the_controller_reports_ready(api: FakeApi) -> None:
     )
     report = run(api, objects, wait=True, wait_timeout=1)
     assert not report.changed and not report.not_ready
+
+
+def secret(value: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "web"},
+            "type": "Opaque", "stringData": {"password": value}}
+
+
+def test_secret_string_data_is_applied_as_data_so_rotation_is_a_change(api: FakeApi) -> None:
+    run(api, [namespace("web"), secret("one")])
+    stored = api.get("", "Secret", "web", "db")
+    assert stored is not None and "stringData" not in stored and stored["data"] == {"password": "b25l"}
+    assert not run(api, [namespace("web"), secret("one")]).changed
+    report = run(api, [namespace("web"), secret("two")], want_diff=True)
+    assert actions(report)["Secret/web/db"] == "configured"
+    shown = next(o.diff for o in report.outcomes if str(o.ref) == "Secret/web/db")
+    assert shown is not None and "b25l" not in str(shown) and "dHdv" not in str(shown)
