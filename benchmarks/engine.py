@@ -43,6 +43,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
+# The engine's module_utils are imported from the checkout (collections/ links back to it).
+sys.path.insert(0, str(ROOT / "collections"))
 BIN = Path(sys.executable).parent
 Obj = Dict[str, Any]
 NEVER_RENAMED = ("CustomResourceDefinition",)
@@ -149,7 +151,6 @@ def playbook_apply(playbook: str, directory: Path) -> Callable[[], tuple]:
 
 
 def inprocess_apply(directory: Path) -> Callable[[], tuple]:
-    sys.path.insert(0, str(ROOT / "collections"))
     from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_apply import Applier, ApplyOptions
     from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_applyset import ApplySet
     from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import Client
@@ -169,7 +170,6 @@ def inprocess_apply(directory: Path) -> Callable[[], tuple]:
 def servable(objects: List[Obj]) -> List[Obj]:
     """The objects whose kinds the cluster serves (custom resources need CRDs the benchmark does
     not install), minus kinds that would disturb the cluster."""
-    sys.path.insert(0, str(ROOT / "collections"))
     from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import Client, Discovery
 
     discovery = Discovery(Client(os.environ["KUBECONFIG"], None, pool_size=2, timeout=30.0))
