@@ -166,6 +166,22 @@ def security_context_problems(workload: Obj, privileged_namespaces: Iterable[str
     return problems
 
 
+def secret_env_problems(workload: Obj) -> List[str]:
+    """Secrets reach containers as mounted files, never as environment variables."""
+    return [
+        "%s container %s: %s takes its value from Secret %s" % (
+            name(workload), c.get("name"), env.get("name"), env["valueFrom"]["secretKeyRef"].get("name"))
+        for c in containers(workload)
+        for env in c.get("env") or []
+        if "secretKeyRef" in (env.get("valueFrom") or {})
+    ] + [
+        "%s container %s: envFrom a whole Secret" % (name(workload), c.get("name"))
+        for c in containers(workload)
+        for source in c.get("envFrom") or []
+        if "secretRef" in source
+    ]
+
+
 def replicas(workload: Obj) -> int:
     return int((workload.get("spec") or {}).get("replicas", 1))
 

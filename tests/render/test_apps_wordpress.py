@@ -4,9 +4,13 @@ Runs on the session render of site.yml."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+import yaml
+
+from project import run_playbook
 
 import policies
 from rendered import Rendered, container, only, under
@@ -70,24 +74,50 @@ def test_code_from_the_image_uploads_on_rwx(deployment: Obj, rendered: Rendered)
     assert "/usr/src/wordpress" in " ".join(spec["initContainers"][0]["command"])
 
 
-def test_every_replica_and_job_shares_the_keys_and_salts(rendered: Rendered) -> None:
+def mounted_secret_files(workload: Obj, c: Obj) -> Dict[str, str]:
+    """Path of each file of a mounted Secret in container `c` -> (Secret name, key)."""
+    volumes = {v["name"]: v for v in policies.pod_spec(workload).get("volumes", [])}
+    files = {}
+    for mount in c.get("volumeMounts", []):
+        secret = volumes[mount["name"]].get("secret")
+        if secret:
+            for key in [i["key"] for i in secret.get("items", [])] or ["*"]:
+                files[mount["mountPath"] + "/" + key] = (secret["secretName"], key)
+    return files
+
+
+def test_every_replica_and_job_shares_the_keys_and_salts_as_files(rendered: Rendered) -> None:
     secret = one(rendered, "Secret")
-    wordpress_code = [c for w in workloads(rendered) for c in policies.pod_spec(w)["containers"] if c["name"] != "nginx"]
-    assert len(wordpress_code) == 3  # php-fpm, wp-cron, install
-    for c in wordpress_code:
+    code = [(w, c) for w in workloads(rendered) for c in policies.pod_spec(w)["containers"] if c["name"] != "nginx"]
+    assert len(code) == 3  # php-fpm, wp-cron, install
+    for workload, c in code:
         env = env_of(c)
+        files = mounted_secret_files(workload, c)
         for name in SALTS + ["WORDPRESS_DB_PASSWORD"]:
-            ref = env[name]["valueFrom"]["secretKeyRef"]
-            assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"]
+            # The image's wp-config-docker.php reads <NAME>_FILE; the value itself is not in the environment.
+            assert name not in env, "%s has %s in its environment" % (c["name"], name)
+            path = env[name + "_FILE"]["value"]
+            directory, key = path.rsplit("/", 1)
+            assert files.get(path) == (secret["metadata"]["name"], key) or files.get(directory + "/*") == (secret["metadata"]["name"], "*")
+            assert key in secret["stringData"]
     assert len(set(secret["stringData"].values())) == len(secret["stringData"])
 
 
-def test_no_secret_is_inlined(rendered: Rendered) -> None:
+def test_no_password_in_any_environment(rendered: Rendered) -> None:
+    problems = [p for w in workloads(rendered) for p in policies.secret_env_problems(w)]
+    assert not problems, "\n".join(problems)
     for workload in workloads(rendered):
         for c in policies.containers(workload):
             for env in c.get("env", []):
                 if any(word in env["name"] for word in ("PASSWORD", "KEY", "SALT")):
-                    assert "valueFrom" in env, "%s inlines %s" % (policies.name(workload), env["name"])
+                    assert env["name"].endswith("_FILE"), "%s inlines %s" % (policies.name(workload), env["name"])
+
+
+def test_no_code_changes_from_wp_admin(rendered: Rendered) -> None:
+    for workload in workloads(rendered):
+        for c in policies.pod_spec(workload)["containers"]:
+            if c["name"] != "nginx":
+                assert "define('DISALLOW_FILE_MODS', true);" in env_of(c)["WORDPRESS_CONFIG_EXTRA"]["value"]
 
 
 def test_wp_cron_off_in_pods_and_https_behind_the_gateway(deployment: Obj, rendered: Rendered) -> None:
@@ -110,8 +140,28 @@ def test_first_run_installation_is_idempotent(rendered: Rendered) -> None:
     job = one(rendered, "Job")
     script = policies.pod_spec(job)["containers"][0]["command"][-1]
     assert script.index("wp core is-installed") < script.index("wp core install")
-    assert "--admin_password=\"${WP_ADMIN_PASSWORD}\"" in script
-    assert env_of(policies.pod_spec(job)["containers"][0])["WP_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "admin-password"
+    # The administrator's password comes from the mounted Secret on standard input.
+    assert "--admin_password" not in script and '--prompt=admin_password <"${WP_ADMIN_PASSWORD_FILE}"' in script
+    install = policies.pod_spec(job)["containers"][0]
+    path = env_of(install)["WP_ADMIN_PASSWORD_FILE"]["value"]
+    assert path.endswith("/admin-password") and path.rsplit("/", 1)[0] in [m["mountPath"] for m in install["volumeMounts"]]
+
+
+def test_installed_site_gets_its_database_updated(rendered: Rendered) -> None:
+    script = policies.pod_spec(one(rendered, "Job"))["containers"][0]["command"][-1]
+    installed, fresh = script.split("fi;", 1)
+    assert "wp core is-installed" in installed and "wp core update-db" in installed
+    assert "wp core install" in fresh and "update-db" not in fresh
+
+
+def test_a_new_wordpress_version_makes_a_new_install_job(rendered: Rendered, tmp_path: Path) -> None:
+    """The Job that runs update-db is new for a new version (a Job's pod template cannot change)."""
+    result = run_playbook(["playbooks/apps.yml", "--tags", "wordpress", "-e", "platform_render_dir=%s" % tmp_path,
+                           "-e", "wordpress_version=7.1.2"])
+    assert result.returncode == 0, result.stdout[-3000:]
+    job = [d for d in yaml.safe_load_all((tmp_path / PREFIX / "60-job-install.yaml").read_text()) if d][0]
+    assert job["metadata"]["name"] != one(rendered, "Job")["metadata"]["name"]
+    assert ":7.1.2-" in policies.pod_spec(job)["initContainers"][0]["image"]
 
 
 def test_autoscaler_on_cpu_within_bounds(deployment: Obj, rendered: Rendered) -> None:
