@@ -66,16 +66,27 @@ def galera_recovered(text: Optional[str]) -> Optional[State]:
 
 
 def galera_member_state(name: str, grastate: Optional[str], recovered: Optional[str] = None) -> State:
-    """A member's state: grastate.dat, with the seqno from --wsrep-recover when grastate says -1
-    (a crash leaves -1 there; the real position is then only in the InnoDB redo log)."""
+    """A member's state: grastate.dat, with the position from --wsrep-recover when grastate says -1
+    (a crash leaves -1 there; the real position is then only in the InnoDB redo log). A member
+    with a cluster uuid whose seqno stays -1 has an unknown position (position_known False)."""
     state = galera_grastate(grastate)
     position = galera_recovered(recovered)
     if state["seqno"] == UNKNOWN_SEQNO and position is not None:
         state["seqno"] = position["seqno"]
-        if state["uuid"] == ZERO_UUID:
-            state["uuid"] = position["uuid"]
+        state["uuid"] = position["uuid"]
     state["name"] = name
+    state["position_known"] = not _position_unknown(state)
     return state
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("1", "true", "yes")
+
+
+def _position_unknown(state: Mapping[str, Any]) -> bool:
+    """A member with a cluster history whose committed seqno is unknown: it may be ahead of all
+    the others, so no automatic decision may leave it out (fail closed)."""
+    return state.get("position_known") is False or (state["uuid"] != ZERO_UUID and state["seqno"] == UNKNOWN_SEQNO)
 
 
 def ordinal(name: str) -> int:
@@ -89,13 +100,16 @@ def _normalise(state: Mapping[str, Any]) -> State:
     if not name:
         raise GaleraDecisionError("a member state has no name: %r" % (state,))
     uuid = str(state.get("uuid") or ZERO_UUID).lower()
-    safe = state.get("safe_to_bootstrap", False)
-    return {
+    known = state.get("position_known", True)
+    normal = {
         "name": name,
         "uuid": uuid if _UUID.match(uuid) else ZERO_UUID,
         "seqno": _int(state.get("seqno")),
-        "safe_to_bootstrap": safe is True or str(safe).strip().lower() in ("1", "true", "yes"),
+        "safe_to_bootstrap": _truthy(state.get("safe_to_bootstrap", False)),
+        "position_known": known in (None, "") or _truthy(known),
     }
+    normal["position_known"] = not _position_unknown(normal)
+    return normal
 
 
 def _rank(state: State) -> tuple:
@@ -107,12 +121,15 @@ def galera_bootstrap_candidate(states: Iterable[Mapping[str, Any]], expected: Op
     """Choose the member that bootstraps a cluster none of whose members is running.
 
     Rules, in order: members of different cluster histories (two non-zero uuids) are refused;
-    the highest committed seqno wins (-1, "unknown", loses to any known position); on a tie the
-    member with safe_to_bootstrap: 1 wins, then the lowest ordinal. `complete` says whether every
-    expected member reported: deciding without all of them may lose the last transactions of a
-    missing member, so the automatic path waits for `complete` and only an operator forces it.
+    a member with a history whose position is unknown (seqno -1 after --wsrep-recover, or
+    position_known false) blocks the automatic path: it may hold the newest commits; among the
+    others the highest committed seqno wins; on a tie the member with safe_to_bootstrap: 1,
+    then the lowest ordinal. `complete` says whether every expected member reported. Only when
+    `automatic` (complete, and no position unknown) do the members bootstrap by themselves;
+    otherwise `member` is what an operator's forced bootstrap would use, and `reason` says why
+    it waits.
 
-    Returns {member, seqno, uuid, complete, missing, fresh, reason}.
+    Returns {member, seqno, uuid, complete, missing, unknown, automatic, fresh, reason}.
     """
     members = [_normalise(state) for state in states]
     if not members:
@@ -126,12 +143,18 @@ def galera_bootstrap_candidate(states: Iterable[Mapping[str, Any]], expected: Op
             "members belong to different cluster histories %s: refusing to choose (restore one side from backup)" % histories
         )
     missing = sorted(set(expected or []) - set(names), key=ordinal)
-    best = sorted(members, key=_rank)[0]
+    unknown = sorted((m["name"] for m in members if not m["position_known"]), key=ordinal)
+    known = [m for m in members if m["position_known"]]
+    best = sorted(known or members, key=_rank)[0]
     fresh = not histories and all(m["seqno"] == UNKNOWN_SEQNO for m in members)
-    if fresh:
+    if unknown:
+        reason = (
+            "the position of %s is unknown (grastate.dat seqno -1 and --wsrep-recover gave none): it may hold the newest "
+            "commits, so no member bootstraps by itself; a forced bootstrap from %s loses whatever only %s had"
+            % (", ".join(unknown), best["name"], ", ".join(unknown))
+        )
+    elif fresh:
         reason = "no member has any history: the lowest ordinal starts a new cluster"
-    elif best["seqno"] == UNKNOWN_SEQNO:
-        reason = "no member knows its position: %s is chosen by safe_to_bootstrap/ordinal only" % best["name"]
     else:
         ties = [m for m in members if m["seqno"] == best["seqno"]]
         reason = "highest committed seqno %d%s" % (
@@ -145,15 +168,17 @@ def galera_bootstrap_candidate(states: Iterable[Mapping[str, Any]], expected: Op
         "uuid": best["uuid"],
         "complete": not missing,
         "missing": missing,
+        "unknown": unknown,
+        "automatic": not missing and not unknown,
         "fresh": fresh,
         "reason": reason,
     }
 
 
 def galera_should_bootstrap(me: str, states: Iterable[Mapping[str, Any]], expected: Sequence[str]) -> bool:
-    """True only when every expected member reported and `me` is the candidate."""
+    """True only when every expected member reported, every position is known and `me` is the candidate."""
     decision = galera_bootstrap_candidate(states, expected)
-    return decision["complete"] and decision["member"] == me
+    return decision["automatic"] and decision["member"] == me
 
 
 def galera_writer(pods: Iterable[Mapping[str, Any]], current: Optional[str] = None) -> Optional[str]:

@@ -72,7 +72,7 @@ def execute(api: Any, pod: str, command: List[str], namespace: str = GALERA_NS, 
 
 
 def sql(api: Any, pod: str, statement: str) -> str:
-    script = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb --protocol=socket -uroot -N -B "$MARIADB_DATABASE" -e "$1"'
+    script = 'MYSQL_PWD="$(<"$MARIADB_ROOT_PASSWORD_FILE")" mariadb --protocol=socket -uroot -N -B "$MARIADB_DATABASE" -e "$1"'
     return execute(api, pod, ["/bin/bash", "-c", script, "sql", statement]).strip()
 
 

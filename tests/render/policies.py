@@ -166,20 +166,75 @@ def security_context_problems(workload: Obj, privileged_namespaces: Iterable[str
     return problems
 
 
-def secret_env_problems(workload: Obj) -> List[str]:
-    """Secrets reach containers as mounted files, never as environment variables."""
-    return [
-        "%s container %s: %s takes its value from Secret %s" % (
-            name(workload), c.get("name"), env.get("name"), env["valueFrom"]["secretKeyRef"].get("name"))
-        for c in containers(workload)
-        for env in c.get("env") or []
-        if "secretKeyRef" in (env.get("valueFrom") or {})
-    ] + [
-        "%s container %s: envFrom a whole Secret" % (name(workload), c.get("name"))
-        for c in containers(workload)
-        for source in c.get("envFrom") or []
-        if "secretRef" in source
-    ]
+def secret_env_problems(workload: Obj, only: Optional[Iterable[str]] = None) -> List[str]:
+    """Secrets reach containers as mounted files: no variable (env or envFrom) of the containers
+    (all, or those named in `only`) takes its value from a Secret."""
+    wanted = set(only) if only is not None else None
+    problems = []
+    for c in containers(workload):
+        if wanted is not None and c.get("name") not in wanted:
+            continue
+        for env in c.get("env") or []:
+            if (env.get("valueFrom") or {}).get("secretKeyRef"):
+                problems.append("%s container %s: %s takes its value from Secret %s" % (
+                    name(workload), c.get("name"), env["name"], env["valueFrom"]["secretKeyRef"].get("name")))
+        for source in c.get("envFrom") or []:
+            if source.get("secretRef"):
+                problems.append("%s container %s: envFrom a whole Secret" % (name(workload), c.get("name")))
+    return problems
+
+
+def secret_file_problems(workload: Obj, container_name: str, secret: Obj) -> List[str]:
+    """Every *_FILE variable of the container names a file of a mounted volume of `secret` whose
+    key the Secret has."""
+    pod = pod_spec(workload)
+    c = next((c for c in containers(workload) if c.get("name") == container_name), None)
+    if c is None:
+        return ["%s has no container %s" % (name(workload), container_name)]
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    secret_name = (secret.get("metadata") or {}).get("name")
+    keys = set((secret.get("stringData") or {})) | set((secret.get("data") or {}))
+    mounts = {}
+    for mount in c.get("volumeMounts") or []:
+        source = (volumes.get(mount["name"]) or {}).get("secret") or {}
+        if source.get("secretName") == secret_name:
+            items = {i["path"]: i["key"] for i in source.get("items") or []} or {k: k for k in keys}
+            mounts[mount["mountPath"].rstrip("/")] = items
+    problems = []
+    for env in c.get("env") or []:
+        if not env["name"].endswith("_FILE"):
+            continue
+        path = str(env.get("value", ""))
+        directory, _, file = path.rpartition("/")
+        if directory not in mounts or file not in mounts[directory]:
+            problems.append("%s container %s: %s=%s is not a file of a mounted Secret %s" % (name(workload), container_name, env["name"], path, secret_name))
+        elif mounts[directory][file] not in keys:
+            problems.append("%s container %s: %s names key %s, which Secret %s lacks" % (name(workload), container_name, env["name"], mounts[directory][file], secret_name))
+    return problems
+
+
+def read_only_root_problems(workload: Obj, container_name: str, writable: Iterable[str]) -> List[str]:
+    """The container's root filesystem is read-only, and each path in `writable` is a mount of an
+    emptyDir or a volume claim (where the program writes)."""
+    pod = pod_spec(workload)
+    c = next((c for c in containers(workload) if c.get("name") == container_name), None)
+    if c is None:
+        return ["%s has no container %s" % (name(workload), container_name)]
+    problems = []
+    if (c.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
+        problems.append("%s container %s: readOnlyRootFilesystem is not true" % (name(workload), container_name))
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    claims = {t["metadata"]["name"] for t in (workload.get("spec") or {}).get("volumeClaimTemplates") or []}
+    mounted = {m["mountPath"]: m for m in c.get("volumeMounts") or []}
+    for path in writable:
+        mount = mounted.get(path)
+        if mount is None or mount.get("readOnly"):
+            problems.append("%s container %s: %s is not a writable mount" % (name(workload), container_name, path))
+            continue
+        volume = volumes.get(mount["name"]) or {}
+        if not ("emptyDir" in volume or "persistentVolumeClaim" in volume or mount["name"] in claims):
+            problems.append("%s container %s: %s is mounted from %s, not an emptyDir or a claim" % (name(workload), container_name, path, mount["name"]))
+    return problems
 
 
 def replicas(workload: Obj) -> int:

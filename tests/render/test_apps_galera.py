@@ -88,7 +88,6 @@ def test_entry_command_runs_the_bootstrap_logic(sts: Obj, rendered: Rendered) ->
     config = one(rendered, "ConfigMap", "mariadb-galera-config")["data"]
     assert "choose_bootstrap" in config["galera-start.sh"] and "--wsrep-new-cluster" in config["galera-start.sh"]
     assert "wsrep_sst_method=mariabackup" in config["galera.cnf"]
-    assert "!includedir /run/mysqld/conf.d" in config["galera.cnf"]
 
 
 def test_exporter_is_its_own_container(sts: Obj) -> None:
@@ -112,7 +111,7 @@ def test_writer_service_selects_one_labelled_member(rendered: Rendered, sts: Obj
     assert "def galera_writer" in code["galera.py"] and "from galera import galera_writer" in code["galera-writer.py"]
 
 
-def test_passwords_live_in_a_secret_and_are_referenced(rendered: Rendered) -> None:
+def test_passwords_live_in_a_secret(rendered: Rendered) -> None:
     secret = one(rendered, "Secret")
     keys = set(secret["stringData"])
     assert keys == {"root-password", "user-password", "sst-password", "exporter-password", "backup-password", "restore-password"}
@@ -120,9 +119,70 @@ def test_passwords_live_in_a_secret_and_are_referenced(rendered: Rendered) -> No
     for workload in workloads(rendered):
         for c in policies.containers(workload):
             for env in c.get("env", []):
-                if "PASSWORD" in env["name"]:
+                if "PASSWORD" in env["name"] and not env["name"].endswith("_FILE"):
                     assert "value" not in env, "%s inlines %s" % (policies.name(workload), env["name"])
-                    assert env["valueFrom"]["secretKeyRef"]["name"] == secret["metadata"]["name"]
+
+
+# The mysqld-exporter container still reads its password from the environment (its image takes a
+# whole my.cnf file, not a password file): the rule is checked on the MariaDB and backup containers.
+FILE_CONTAINERS = [("StatefulSet", "mariadb"), ("CronJob", "backup")]
+
+
+@pytest.mark.parametrize("kind, name", FILE_CONTAINERS)
+def test_passwords_reach_mariadb_and_backup_as_mounted_files(rendered: Rendered, kind: str, name: str) -> None:
+    workload = one(rendered, kind)
+    assert not policies.secret_env_problems(workload, [name])
+    assert not policies.secret_file_problems(workload, name, one(rendered, "Secret"))
+    files = {e["name"] for e in container(workload, name)["env"] if e["name"].endswith("_PASSWORD_FILE")}
+    expected = {"MARIADB_BACKUP_PASSWORD_FILE", "MARIADB_RESTORE_PASSWORD_FILE"}
+    if kind == "StatefulSet":
+        # The official image reads these two itself; the platform's scripts read the others.
+        expected |= {"MARIADB_ROOT_PASSWORD_FILE", "MARIADB_PASSWORD_FILE", "GALERA_SST_PASSWORD_FILE", "MARIADB_EXPORTER_PASSWORD_FILE"}
+    assert files == expected
+
+
+def test_the_scripts_read_the_password_files(rendered: Rendered) -> None:
+    config = one(rendered, "ConfigMap", "mariadb-galera-config")["data"]
+    initdb = one(rendered, "ConfigMap", "mariadb-galera-initdb")["data"]["10-platform-users.sh"]
+    backup = one(rendered, "ConfigMap", "mariadb-galera-backup")["data"]
+    assert '$(<"$GALERA_SST_PASSWORD_FILE")' in config["galera-start.sh"]
+    assert "MARIADB_ROOT_PASSWORD_FILE" in config["galera-probe.sh"]
+    for variable in ("GALERA_SST", "MARIADB_EXPORTER", "MARIADB_BACKUP", "MARIADB_RESTORE"):
+        assert '$(<"$%s_PASSWORD_FILE")' % variable in initdb
+    assert '$(<"$MARIADB_BACKUP_PASSWORD_FILE")' in backup["backup.sh"]
+    assert '$(<"$MARIADB_RESTORE_PASSWORD_FILE")' in backup["restore.sh"]
+
+
+def test_mariadb_runs_on_a_read_only_root_with_writable_run_and_temp(sts: Obj) -> None:
+    assert not policies.read_only_root_problems(sts, "mariadb", ["/var/lib/mysql", "/run/mysqld", "/tmp"])
+    env = {e["name"]: e.get("value") for e in container(sts, "mariadb")["env"]}
+    # The scripts' directories are the mounts (one source in vars/main.yml).
+    assert env["GALERA_DATADIR"] == "/var/lib/mysql" and env["GALERA_RUN_DIR"] == "/run/mysqld"
+
+
+def test_backup_job_runs_on_a_read_only_root(rendered: Rendered) -> None:
+    assert not policies.read_only_root_problems(one(rendered, "CronJob"), "backup", ["/backup", "/tmp"])
+
+
+def test_the_policies_catch_secret_variables_and_writable_roots() -> None:
+    """The checks above are not vacuous: a password from secretKeyRef and a writable root fail."""
+    bad = {"kind": "Deployment", "metadata": {"name": "db"}, "spec": {"template": {"spec": {
+        "containers": [{"name": "db", "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                                               {"name": "PW_FILE", "value": "/secrets/other"}],
+                        "volumeMounts": [{"name": "s", "mountPath": "/secrets"}, {"name": "cfg", "mountPath": "/tmp"}]}],
+        "volumes": [{"name": "s", "secret": {"secretName": "s"}}, {"name": "cfg", "configMap": {"name": "c"}}]}}}}
+    secret = {"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "x"}}
+    assert policies.secret_env_problems(bad) and policies.secret_file_problems(bad, "db", secret)
+    problems = policies.read_only_root_problems(bad, "db", ["/tmp", "/run"])
+    assert len(problems) == 3, problems
+
+
+def test_runtime_config_is_handed_to_mariadbd_not_included_from_a_fixed_path(rendered: Rendered) -> None:
+    config = one(rendered, "ConfigMap", "mariadb-galera-config")["data"]
+    assert "!includedir" not in config["galera.cnf"]
+    assert '--defaults-extra-file="$RUNTIME_CNF"' in config["galera-start.sh"]
+    assert "--wsrep_start_position" in config["galera-start.sh"]
+    assert "gcache.size=512M" in config["galera.cnf"]
 
 
 def test_secret_file_is_private(rendered: Rendered) -> None:

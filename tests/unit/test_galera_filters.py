@@ -59,13 +59,24 @@ CASES = [
     pytest.param([member(0, 12), member(1, 12), member(2, 12, safe=True)], "mariadb-galera-2", id="tie-safe-to-bootstrap"),
     pytest.param([member(0, 12), member(1, 12), member(2, 12)], "mariadb-galera-0", id="tie-lowest-ordinal"),
     pytest.param([member(2, 12), member(1, 12), member(0, 11)], "mariadb-galera-1", id="tie-lowest-ordinal-unsorted"),
-    pytest.param([member(0, -1, safe=True), member(1, 5), member(2, -1)], "mariadb-galera-1", id="unknown-seqno-loses"),
     pytest.param([member(0, 7, safe=True), member(1, 9), member(2, 8)], "mariadb-galera-1", id="seqno-beats-safe-flag"),
     pytest.param([member(i, -1, ZERO_UUID) for i in range(3)], "mariadb-galera-0", id="fresh-cluster"),
     pytest.param([member(0, -1, ZERO_UUID), member(1, 40), member(2, 41)], "mariadb-galera-2", id="empty-member-joins-history"),
-    pytest.param([member(i, -1) for i in (2, 1, 0)], "mariadb-galera-0", id="all-unknown"),
     pytest.param([member(0, 3), member(10, 3), member(9, 3)], "mariadb-galera-0", id="ordinal-is-numeric"),
     pytest.param([member(1, 3), member(10, 3), member(9, 3)], "mariadb-galera-1", id="ordinal-1-before-9-and-10"),
+]
+
+# (states, members whose position is unknown, the member a forced bootstrap would use): no member
+# may bootstrap by itself, in the Python filter and in the shell rule alike (fail closed).
+BLOCKED = [
+    pytest.param([member(0, -1, safe=True), member(1, 5), member(2, -1)], ["mariadb-galera-0", "mariadb-galera-2"],
+                 "mariadb-galera-1", id="history-but-seqno-unknown"),
+    pytest.param([member(i, -1) for i in (2, 1, 0)], ["mariadb-galera-0", "mariadb-galera-1", "mariadb-galera-2"],
+                 "mariadb-galera-0", id="all-unknown"),
+    pytest.param([member(0, 10), dict(member(1, -1), position_known=False), member(2, 12)], ["mariadb-galera-1"],
+                 "mariadb-galera-2", id="recovery-failed-on-one"),
+    pytest.param([member(0, 7), dict(member(1, -1, ZERO_UUID), position_known="0"), member(2, 7)], ["mariadb-galera-1"],
+                 "mariadb-galera-0", id="data-without-grastate-and-recovery-failed"),
 ]
 
 
@@ -89,7 +100,12 @@ def test_recovered_position_takes_the_last_line() -> None:
 
 def test_member_state_uses_the_recovered_seqno_after_a_crash() -> None:
     state = galera_member_state("mariadb-galera-1", GRASTATE_CRASHED, RECOVER_LOG)
-    assert state == {"name": "mariadb-galera-1", "uuid": UUID_A, "seqno": 1290, "safe_to_bootstrap": False}
+    assert state == {"name": "mariadb-galera-1", "uuid": UUID_A, "seqno": 1290, "safe_to_bootstrap": False, "position_known": True}
+
+
+def test_member_state_after_a_crash_without_a_recovered_position_is_unknown() -> None:
+    state = galera_member_state("mariadb-galera-1", GRASTATE_CRASHED, "InnoDB: Invalid redo log header\n")
+    assert (state["uuid"], state["seqno"], state["position_known"]) == (UUID_A, -1, False)
 
 
 def test_member_state_keeps_a_clean_seqno_and_ignores_the_log() -> None:
@@ -113,10 +129,21 @@ def test_bootstrap_candidate(states: List[Dict[str, Any]], winner: str) -> None:
     assert galera_bootstrap_candidate(states)["member"] == winner
 
 
+@pytest.mark.parametrize("states, unknown, forced", BLOCKED)
+def test_an_unknown_position_blocks_the_automatic_bootstrap(states: List[Dict[str, Any]], unknown: List[str], forced: str) -> None:
+    decision = galera_bootstrap_candidate(states, MEMBERS)
+    assert decision["complete"] is True
+    assert decision["automatic"] is False and decision["unknown"] == unknown
+    assert decision["member"] == forced
+    assert "unknown" in decision["reason"] and all(name in decision["reason"] for name in unknown)
+    assert not any(galera_should_bootstrap(name, states, MEMBERS) for name in MEMBERS)
+
+
 def test_complete_and_missing_members() -> None:
     decision = galera_bootstrap_candidate([member(0, 5), member(2, 4)], MEMBERS)
     assert decision["member"] == "mariadb-galera-0"
     assert decision["complete"] is False and decision["missing"] == ["mariadb-galera-1"]
+    assert decision["automatic"] is False
     assert galera_bootstrap_candidate([member(i, 5) for i in range(3)], MEMBERS)["complete"] is True
 
 
@@ -196,12 +223,22 @@ def shell(function: str, stdin: str = "", *args: str, env: Optional[Dict[str, st
 
 
 def as_lines(states: List[Dict[str, Any]]) -> str:
-    return "".join("%s %s %s %d\n" % (s["name"], s["uuid"], s["seqno"], 1 if s["safe_to_bootstrap"] else 0) for s in states)
+    return "".join("%s %s %s %d %s\n" % (s["name"], s["uuid"], s["seqno"], 1 if s["safe_to_bootstrap"] else 0,
+                                         "0" if str(s.get("position_known", "1")).lower() in ("0", "false") else "1")
+                   for s in states)
 
 
 @pytest.mark.parametrize("states, winner", CASES)
 def test_shell_rule_matches_the_filter(states: List[Dict[str, Any]], winner: str) -> None:
     assert shell("choose_bootstrap", as_lines(states)) == winner == galera_bootstrap_candidate(states)["member"]
+
+
+@pytest.mark.parametrize("states, unknown, forced", BLOCKED)
+def test_shell_rule_refuses_an_unknown_position(states: List[Dict[str, Any]], unknown: List[str], forced: str) -> None:
+    answer = shell("choose_bootstrap", as_lines(states))
+    assert answer.startswith("ERROR") and "unknown" in answer, answer
+    assert all(name in answer for name in unknown)
+    assert not galera_bootstrap_candidate(states)["automatic"]
 
 
 def test_shell_rule_refuses_different_histories() -> None:
@@ -211,12 +248,12 @@ def test_shell_rule_refuses_different_histories() -> None:
 def test_shell_local_state_reads_grastate(tmp_path: Path) -> None:
     (tmp_path / "grastate.dat").write_text(GRASTATE_CLEAN)
     env = {"PATH": "/usr/bin:/bin", "GALERA_DATADIR": str(tmp_path), "GALERA_RUN_DIR": str(tmp_path), "POD_NAME": "mariadb-galera-2"}
-    assert shell("local_state", env=env) == "mariadb-galera-2 %s 1234 1" % UUID_A
+    assert shell("local_state", env=env) == "mariadb-galera-2 %s 1234 1 1" % UUID_A
 
 
 def test_shell_local_state_of_an_empty_member(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "GALERA_DATADIR": str(tmp_path), "GALERA_RUN_DIR": str(tmp_path), "POD_NAME": "mariadb-galera-0"}
-    assert shell("local_state", env=env) == "mariadb-galera-0 %s -1 0" % ZERO_UUID
+    assert shell("local_state", env=env) == "mariadb-galera-0 %s -1 0 1" % ZERO_UUID
 
 
 def test_shell_local_state_recovers_the_seqno_after_a_crash(tmp_path: Path) -> None:
@@ -229,9 +266,36 @@ def test_shell_local_state_recovers_the_seqno_after_a_crash(tmp_path: Path) -> N
     (tmp_path / "mysql").mkdir()
     env = {"PATH": "%s:/usr/bin:/bin" % (tmp_path / "bin"), "GALERA_DATADIR": str(tmp_path), "GALERA_RUN_DIR": str(tmp_path),
            "POD_NAME": "mariadb-galera-1"}
-    assert shell("local_state", env=env) == "mariadb-galera-1 %s 1290 0" % UUID_A
+    assert shell("local_state", env=env) == "mariadb-galera-1 %s 1290 0 1" % UUID_A
     python = galera_member_state("mariadb-galera-1", GRASTATE_CRASHED, RECOVER_LOG)
     assert (python["uuid"], python["seqno"]) == (UUID_A, 1290)
+
+
+def fake_mariadbd(tmp_path: Path, log: str, status: int = 0) -> Path:
+    """A stand-in for mariadbd --wsrep-recover that writes `log` where --log-error points and exits with `status`."""
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    fake = tmp_path / "bin" / "mariadbd"
+    fake.write_text('#!/bin/sh\nfor a; do case "$a" in --log-error=*) cat > "${a#--log-error=}" <<EOF\n%sEOF\n;; esac; done\nexit %d\n'
+                    % (log, status))
+    fake.chmod(0o755)
+    return tmp_path / "bin"
+
+
+@pytest.mark.parametrize("log, status", [("InnoDB: Invalid redo log header\n", 1), ("InnoDB: started\n", 0)], ids=["fails", "no-position"])
+def test_shell_local_state_of_an_unrecoverable_member_is_unknown_and_ignores_a_stale_log(tmp_path: Path, log: str, status: int) -> None:
+    """--wsrep-recover fails or prints nothing: position_known 0, whatever an earlier run left in the
+    (restart-surviving) run directory's recovery log."""
+    bindir = fake_mariadbd(tmp_path, log, status)
+    (tmp_path / "wsrep-recover.log").write_text(RECOVER_LOG)  # a stale log of an earlier start
+    (tmp_path / "grastate.dat").write_text(GRASTATE_CRASHED)
+    (tmp_path / "mysql").mkdir()
+    env = {"PATH": "%s:/usr/bin:/bin" % bindir, "GALERA_DATADIR": str(tmp_path), "GALERA_RUN_DIR": str(tmp_path),
+           "POD_NAME": "mariadb-galera-1"}
+    line = shell("local_state", env=env)
+    assert line == "mariadb-galera-1 %s -1 0 0" % UUID_A
+    name, uuid, seqno, safe, known = line.split()
+    assert not galera_bootstrap_candidate([{"name": name, "uuid": uuid, "seqno": seqno, "safe_to_bootstrap": safe,
+                                            "position_known": known}, member(0, 5), member(2, 6)])["automatic"]
 
 
 def test_entry_script_bootstraps_a_lone_member_and_writes_its_config(tmp_path: Path) -> None:
@@ -245,17 +309,21 @@ def test_entry_script_bootstraps_a_lone_member_and_writes_its_config(tmp_path: P
     for tool in bindir.iterdir():
         tool.chmod(0o755)
     (tmp_path / "grastate.dat").write_text(GRASTATE_CLEAN.replace("safe_to_bootstrap: 1", "safe_to_bootstrap: 0"))
+    secret = tmp_path / "sst-password"
+    secret.write_text("secret")
     env = {"PATH": "%s:/usr/bin:/bin" % bindir, "GALERA_DATADIR": str(tmp_path), "GALERA_RUN_DIR": str(tmp_path),
            "POD_NAME": "db-0", "POD_NAMESPACE": "mariadb", "POD_IP": "10.0.0.5", "GALERA_STATEFULSET": "db",
            "GALERA_SERVICE": "db-peers", "GALERA_REPLICAS": "1", "GALERA_CLUSTER_DOMAIN": "cluster.local",
-           "GALERA_SST_PASSWORD": "secret", "GALERA_POLL_SECONDS": "1", "GALERA_EXCHANGE_PORT": "1"}
+           "GALERA_SST_PASSWORD_FILE": str(secret), "GALERA_POLL_SECONDS": "1", "GALERA_EXCHANGE_PORT": "1"}
     result = subprocess.run(["bash", str(START_SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "started").read_text().split() == ["mariadbd", "--wsrep-new-cluster"]
+    runtime = tmp_path / "conf.d" / "99-runtime.cnf"
+    assert (tmp_path / "started").read_text().split() == [
+        "mariadbd", "--defaults-extra-file=%s" % runtime, "--datadir=%s" % tmp_path, "--wsrep-new-cluster"]
     assert (tmp_path / "galera-phase").read_text().strip() == "bootstrap"
     assert "safe_to_bootstrap: 1" in (tmp_path / "grastate.dat").read_text()
-    runtime = tmp_path / "conf.d" / "99-runtime.cnf"
     assert runtime.stat().st_mode & 0o777 == 0o600
+    assert "wsrep_sst_auth=mariabackup:secret" in runtime.read_text()
     assert "wsrep_cluster_address=gcomm://db-0.db-peers.mariadb.svc.cluster.local" in runtime.read_text()
     assert "has the most recent state" in result.stderr
 
@@ -309,6 +377,8 @@ def start_members(tmp_path: Path, seqnos: Dict[int, int], ports: tuple) -> List[
     for tool in bindir.iterdir():
         tool.chmod(0o755)
     processes = []
+    secret = tmp_path / "sst-password"
+    secret.write_text("secret")
     for index, seqno in seqnos.items():
         home = tmp_path / ("db-%d" % index)
         home.mkdir()
@@ -316,7 +386,7 @@ def start_members(tmp_path: Path, seqnos: Dict[int, int], ports: tuple) -> List[
         env = {"PATH": "%s:/usr/bin:/bin" % bindir, "GALERA_DATADIR": str(home), "GALERA_RUN_DIR": str(home),
                "POD_NAME": "db-%d" % index, "POD_NAMESPACE": "mariadb", "POD_IP": "127.0.0.%d" % (index + 1),
                "GALERA_STATEFULSET": "db", "GALERA_SERVICE": "db-peers", "GALERA_REPLICAS": "3",
-               "GALERA_CLUSTER_DOMAIN": "cluster.local", "GALERA_SST_PASSWORD": "secret", "GALERA_POLL_SECONDS": "1",
+               "GALERA_CLUSTER_DOMAIN": "cluster.local", "GALERA_SST_PASSWORD_FILE": str(secret), "GALERA_POLL_SECONDS": "1",
                "GALERA_EXCHANGE_PORT": str(ports[0]), "GALERA_GCOMM_PORT": str(ports[1])}
         command = 'source "$1"; member_host() { echo "127.0.0.$(( ${1##*-} + 1 ))"; }; main'
         processes.append(subprocess.Popen(["bash", "-c", command, "galera", str(START_SCRIPT)], env=env,
@@ -336,8 +406,8 @@ def test_three_members_after_a_full_outage_bootstrap_from_the_highest_seqno(tmp_
         finally:
             process.kill()
     logs = "\n".join(err for _, err in outputs)
-    started = {i: (tmp_path / ("db-%d" % i) / "started").read_text() for i in seqnos}
-    assert started == {0: "mariadbd", 1: "mariadbd --wsrep-new-cluster", 2: "mariadbd"}, logs
+    started = {i: (tmp_path / ("db-%d" % i) / "started").read_text().split()[-1] for i in seqnos}
+    assert started == {0: "--datadir=%s" % (tmp_path / "db-0"), 1: "--wsrep-new-cluster", 2: "--datadir=%s" % (tmp_path / "db-2")}, logs
     assert "safe_to_bootstrap: 1" in (tmp_path / "db-1" / "grastate.dat").read_text()
     assert "db-1 runs Galera: joining the cluster" in logs
 
@@ -356,8 +426,8 @@ def test_a_missing_member_blocks_the_bootstrap_until_an_operator_forces_it(tmp_p
             process.kill()
     logs = "\n".join(err for _, err in outputs)
     assert "2 of 3 members reported" in logs
-    assert (tmp_path / "db-1" / "started").read_text() == "mariadbd --wsrep-new-cluster", logs
-    assert (tmp_path / "db-0" / "started").read_text() == "mariadbd", logs
+    assert (tmp_path / "db-1" / "started").read_text().split()[-1] == "--wsrep-new-cluster", logs
+    assert "--wsrep-new-cluster" not in (tmp_path / "db-0" / "started").read_text(), logs
 
 
 # -- the writer elector (roles/mariadb_galera/files/galera-writer.py) ------------------------------

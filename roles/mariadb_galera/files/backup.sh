@@ -4,7 +4,9 @@
 # so a file named *.sql.gz is always complete. Backups older than BACKUP_RETENTION_DAYS are
 # removed; the newest one is always kept. Prints BACKUP_FILE=<name> for playbooks/backup.yml.
 set -euo pipefail
-export MYSQL_PWD=$MARIADB_BACKUP_PASSWORD
+# The password is a file of the mounted Secret; MYSQL_PWD keeps it off the command line.
+MYSQL_PWD=$(<"$MARIADB_BACKUP_PASSWORD_FILE")
+export MYSQL_PWD
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 name="${BACKUP_PREFIX}-${stamp}.sql.gz"
 read -r -a databases <<<"$BACKUP_DATABASES"

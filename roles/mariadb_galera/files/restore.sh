@@ -3,7 +3,9 @@
 # writer Service: the statements replicate to every member through Galera. Tables in the
 # backup are dropped and recreated; tables the backup does not contain are left alone.
 set -euo pipefail
-export MYSQL_PWD=$MARIADB_RESTORE_PASSWORD
+# The password is a file of the mounted Secret; MYSQL_PWD keeps it off the command line.
+MYSQL_PWD=$(<"$MARIADB_RESTORE_PASSWORD_FILE")
+export MYSQL_PWD
 wanted=${1:-latest}
 if [[ $wanted == latest ]]; then
   file=$(find /backup -maxdepth 1 -name "${BACKUP_PREFIX}-*.sql.gz" | sort | tail -n 1)
