@@ -7,8 +7,11 @@ rendered StatefulSet and CronJob. What stands in for Kubernetes: `ip netns` + ve
 namespace of its own (no address on the host), /etc/netns/<ns>/hosts for the member DNS names,
 bind mounts in a private mount namespace for the volumes (tests/galera_live/container.sh), a
 read-only root, and this module as kubelet (start, SIGKILL, SIGTERM, probes through nsenter) and
-as the Services (the writer rule picks the member a client writes to). The image's
-docker-entrypoint.sh is replaced by the stand-in in standin/ (see standin/README.md).
+as the Services (the writer rule picks the member a client writes to; clients reach a member
+through its socket in the run directory, the backup job through the member network). The
+kubelet's probe periods are compressed (readiness every second with the rendered failure
+threshold; liveness sampled by the scenarios). The image's docker-entrypoint.sh is replaced by
+the stand-in in standin/ (see standin/README.md).
 """
 
 from __future__ import annotations
@@ -299,6 +302,7 @@ class Member(Container):
         self.run_dir = home / "empty" / "run"
         self.root_password = manifests.password("root-password")
         self.probe_script = next(c for c in spec["readinessProbe"]["exec"]["command"] if c.endswith(".sh"))
+        self.readiness_failure_threshold = int(spec["readinessProbe"].get("failureThreshold", 3))
 
     # what the kubelet asks
     def probe(self, kind: str) -> bool:
@@ -394,8 +398,14 @@ class Writer:
         self.paused.clear()
 
     def _elect(self) -> None:
+        # The kubelet's Ready condition: false after failureThreshold failed readiness probes in a
+        # row, true after one success (the probe period is compressed to one second here).
+        threshold = {m.name: m.readiness_failure_threshold for m in self.members}
+        failures = {m.name: threshold[m.name] for m in self.members}
         while not self.stopped.is_set():
-            pods = [{"name": m.name, "ready": m.probe("ready")} for m in self.members]
+            for m in self.members:
+                failures[m.name] = 0 if m.probe("ready") else failures[m.name] + 1
+            pods = [{"name": m.name, "ready": failures[m.name] < threshold[m.name]} for m in self.members]
             writer = self.rule(pods, self.current)
             with self.lock:
                 if writer != self.current:
