@@ -118,3 +118,64 @@ def _restrict(value: Any, fields: FieldSet) -> Any:
                 kept.append(_restrict(item, sub))
         return kept
     return value
+
+
+def contains(live: Any, desired: Any) -> bool:
+    """Does `live` already hold every value of `desired`? Lists must match element by element
+    (same length); a null, or any doubt, answers no, so that the caller applies after all."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(key in live and contains(live[key], sub) for key, sub in desired.items())
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(live) == len(desired) and all(map(contains, live, desired))
+    if desired is None or isinstance(desired, bool) or isinstance(live, bool):
+        return desired is not None and live is desired
+    return type(live) is type(desired) and live == desired
+
+
+def _index(items: List[Any], key: str) -> Optional[int]:
+    found = _list_item(items, key)
+    if found is _MISSING:
+        return None
+    return next(index for index, item in enumerate(items) if item is found)
+
+
+def _key_fields(key: str) -> frozenset:
+    """The key fields of a `k:` list element ({"containerPort": 80, "protocol": "TCP"} -> both)."""
+    return frozenset(json.loads(key[2:])) if key.startswith("k:") else frozenset()
+
+
+def within(fields: FieldSet, live: Any, desired: Any, keys: frozenset = frozenset()) -> bool:
+    """Is every field of `fields` (owned on `live`) also set in `desired`? Lists are paired by the
+    position of the element in `live` (contains() has checked that both have the same length).
+    The key fields of a keyed list element are part of its identity, not separately required."""
+    for key, sub in fields.items():
+        if key == ".":
+            continue
+        if key.startswith("f:"):
+            name = key[2:]
+            if name in keys and not sub:
+                continue
+            if not isinstance(desired, dict) or name not in desired:
+                return False
+            if not within(sub, live.get(name) if isinstance(live, dict) else None, desired[name]):
+                return False
+            continue
+        if not isinstance(live, list) or not isinstance(desired, list):
+            return False
+        index = _index(live, key)
+        if index is None or index >= len(desired) or not within(sub, live[index], desired[index], _key_fields(key)):
+            return False
+    return True
+
+
+def apply_is_noop(desired: Mapping[str, Any], live: Optional[Mapping[str, Any]], manager: str) -> bool:
+    """Would server-side applying `desired` as `manager` leave `live` as it is?
+
+    True only when the manager has applied the object before, every value of `desired` is
+    already live, and the manager owns nothing that `desired` leaves out (applying would remove
+    it). Then the request can be skipped: a re-run that changes nothing only reads.
+    """
+    if live is None or live.get("apiVersion") != desired.get("apiVersion"):
+        return False
+    fields = manager_fields(live, manager)
+    return bool(fields) and contains(live, desired) and within(fields, live, desired)

@@ -176,12 +176,17 @@ def check_unique(objects: Sequence[Obj]) -> None:
 
 
 def with_labels(obj: Obj, labels: Mapping[str, str]) -> Obj:
-    """A copy of obj whose metadata.labels carry `labels` (the engine's own labels win)."""
-    out = copy.deepcopy(obj)
-    meta = out.setdefault("metadata", {})
+    """A copy of obj whose metadata.labels carry `labels` (the engine's own labels win).
+
+    Only the top level and metadata are copied: the engine never changes anything below them,
+    and deep copies of a thousand objects cost more than the requests that apply them.
+    """
+    out = dict(obj)
+    meta = dict(out.get("metadata") or {})
     merged = dict(meta.get("labels") or {})
     merged.update(labels)
     meta["labels"] = merged
+    out["metadata"] = meta
     return out
 
 

@@ -24,11 +24,18 @@ description:
     never pruned, Namespaces only with O(prune_namespaces). With O(wait), Deployments,
     StatefulSets, DaemonSets and Jobs are awaited.
   - Reports C(changed) only when a field owned by the field manager changed.
-  - O(mode), O(render_dir), O(kubeconfig), O(context), O(kube_minor), O(wait) and O(wait_timeout),
-    when neither the task nor the play's C(module_defaults) set them, are taken from the inventory
-    variables C(platform_mode), C(platform_render_dir), C(platform_kubeconfig),
-    C(platform_kube_context), C(platform_kube_minor), C(platform_wait) and C(platform_wait_timeout),
-    so that every stage follows one setting.
+  - O(mode), O(render_dir), O(kubeconfig), O(context), O(kube_minor), O(wait), O(wait_timeout),
+    O(applyset_namespace) and O(execution), when neither the task nor the play's C(module_defaults)
+    set them, are taken from the inventory variables C(platform_mode), C(platform_render_dir),
+    C(platform_kubeconfig), C(platform_kube_context), C(platform_kube_minor), C(platform_wait),
+    C(platform_wait_timeout), C(platform_applyset_namespace) and C(platform_engine_execution), so
+    that every stage follows one setting.
+  - A workload scaled by a HorizontalPodAutoscaler that the same role renders gets C(spec.replicas)
+    only when it is created; afterwards the field is left to the autoscaler (ownership is handed
+    over without the value changing), so a re-run never scales it back.
+  - A re-run with nothing to change only reads (the role's ApplySet parent and one LIST per kind);
+    objects whose owned fields already hold the rendered values are not sent again. Discovery is
+    read once per C(ansible-playbook) run on the controller and reused by later tasks.
 author:
   - orchestrate.platform developers
 attributes:
@@ -110,10 +117,20 @@ options:
     description: Namespace of the ConfigMaps that record each role's applied objects.
     type: str
     default: kube-system
+  execution:
+    description:
+      - Where the engine runs. C(controller) runs it inside the action plugin on the controller
+        (no module is shipped or started; the kubeconfig is read on the controller).
+        C(module) ships it as a module to the task's host. C(auto) chooses C(controller) when the
+        task's connection is C(local) without C(become) (a play on localhost, or C(delegate_to:
+        localhost)), and C(module) otherwise.
+      - Both run the same code (module_utils/manifests_engine.py) and return the same result.
+    type: str
+    choices: [auto, controller, module]
+    default: auto
   documents_path:
-    description: Internal. JSON file with the rendered documents, written by the action plugin.
+    description: Internal. JSON file with the rendered documents, written by the action plugin for the module.
     type: path
-    required: true
 notes:
   - Call it as a task of a role; the action plugin renders the role's templates on the controller.
 requirements:
@@ -136,6 +153,10 @@ EXAMPLES = r"""
 RETURN = r"""
 mode:
   description: The mode that ran.
+  returned: always
+  type: str
+execution:
+  description: Where the engine ran (C(controller) or C(module)).
   returned: always
   type: str
 summary:
@@ -164,143 +185,35 @@ directory:
 """
 
 import json
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_applyset import ApplySet
-from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_objects import (
-    ManifestError,
-    check_unique,
-    with_labels,
+from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_engine import (
+    ARGUMENT_SPEC,
+    RunFailed,
+    run,
 )
-
-ARGUMENT_SPEC = dict(
-    stage=dict(type="str", required=True),
-    role=dict(type="str"),
-    templates=dict(type="list", elements="str"),
-    files=dict(type="list", elements="path", default=[]),
-    mode=dict(type="str", choices=["render", "apply"], default="render"),
-    render_dir=dict(type="path", default="build/manifests"),
-    kube_minor=dict(type="str", default="1.36"),
-    validate=dict(type="bool", default=True),
-    kubeconfig=dict(type="path"),
-    context=dict(type="str"),
-    field_manager=dict(type="str", default="orchestrate.platform"),
-    force_conflicts=dict(type="bool", default=True),
-    wait=dict(type="bool", default=True),
-    wait_timeout=dict(type="int", default=600),
-    prune=dict(type="bool", default=True),
-    prune_namespaces=dict(type="bool", default=False),
-    concurrency=dict(type="int", default=8),
-    applyset_namespace=dict(type="str", default="kube-system"),
-    documents_path=dict(type="path", required=True),
-)
+from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_objects import ManifestError
 
 
-def load_documents(path, labels):
-    """The rendered documents as (source, objects), every object carrying the engine's labels."""
+def load_documents(path):
+    """The rendered documents as (source, objects), as the action plugin wrote them."""
     with open(path, encoding="utf-8") as handle:
-        documents = json.load(handle)
-    return [(doc["source"], [with_labels(obj, labels) for obj in doc["objects"]]) for doc in documents]
-
-
-def role_applyset(params):
-    """The ApplySet that records what the calling role applied."""
-    return ApplySet("orchestrate.platform.%s" % params["role"].replace("_", "-"), params["applyset_namespace"])
-
-
-def run_render(module, documents):
-    from ansible_collections.orchestrate.platform.plugins.module_utils import manifests_render as render
-
-    params = module.params
-    objects = [obj for _, objects in documents for obj in objects]
-    directory = os.path.join(params["render_dir"], params["stage"], params["role"])
-    summary = {"rendered": len(objects)}
-    no_schema = []
-    if params["validate"]:
-        validation = render.validate(objects, render.SchemaValidator(params["kube_minor"]))
-        if validation.invalid:
-            module.fail_json(
-                msg="%d object(s) of role %s do not match the Kubernetes %s schema: %s"
-                % (len(validation.invalid), params["role"], params["kube_minor"], " | ".join(validation.invalid)),
-                invalid=validation.invalid,
-            )
-        summary["validated"] = validation.validated
-        no_schema = validation.no_schema
-    result_plan = render.plan(directory, documents)
-    if not module.check_mode:
-        render.execute(result_plan)
-    changes = ["wrote %s" % name for name in sorted(result_plan.write)] + ["removed %s" % name for name in result_plan.remove]
-    result = dict(
-        changed=result_plan.changed,
-        mode="render",
-        directory=directory,
-        summary=summary,
-        changes=changes,
-        no_schema=no_schema,
-        msg="render-only: %d object(s) in %s; nothing was applied to any cluster" % (len(objects), directory),
-    )
-    if module._diff:
-        result["diff"] = render.diffs(result_plan, documents)
-    module.exit_json(**result)
-
-
-def run_apply(module, documents):
-    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_apply import (
-        Applier,
-        ApplyFailed,
-        ApplyOptions,
-    )
-    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import Client
-
-    params = module.params
-    options = ApplyOptions(
-        field_manager=params["field_manager"],
-        force_conflicts=params["force_conflicts"],
-        check_mode=module.check_mode,
-        want_diff=module._diff,
-        wait=params["wait"],
-        wait_timeout=float(params["wait_timeout"]),
-        prune=params["prune"],
-        prune_namespaces=params["prune_namespaces"],
-        concurrency=params["concurrency"],
-    )
-    client = Client(params["kubeconfig"], params["context"], pool_size=params["concurrency"], timeout=60.0)
-    objects = [obj for _, objects in documents for obj in objects]
-    try:
-        report = Applier(client, role_applyset(params), options).run(objects)
-    except ApplyFailed as exc:
-        module.fail_json(msg=str(exc), changed=exc.report.changed, **report_fields(exc.report))
-    module.exit_json(changed=report.changed, mode="apply", **report_fields(report))
-
-
-def report_fields(report):
-    fields = dict(
-        summary=report.summary(),
-        changes=["%s %s" % (o.action, o.ref) + (" (%s)" % o.note if o.note else "") for o in report.outcomes if o.changed],
-        kept=["%s: %s" % (o.ref, o.note) for o in report.outcomes if o.action == "kept"],
-        not_ready=report.not_ready,
-    )
-    diffs = [o.diff for o in report.outcomes if o.diff]
-    if diffs:
-        fields["diff"] = diffs
-    return fields
+        return [(doc["source"], doc["objects"]) for doc in json.load(handle)]
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not module.params["role"]:
-        module.fail_json(msg="role is required (the action plugin fills it in when called from a role)")
+    if not module.params["documents_path"]:
+        module.fail_json(msg="documents_path is required (the action plugin writes it when called from a role)")
     try:
-        documents = load_documents(module.params["documents_path"], role_applyset(module.params).member_labels())
-        check_unique([obj for _, objects in documents for obj in objects])
-        if module.params["mode"] == "render":
-            run_render(module, documents)
-        else:
-            run_apply(module, documents)
+        result = run(module.params, load_documents(module.params["documents_path"]), module.check_mode, module._diff)
+    except RunFailed as exc:
+        module.fail_json(msg=str(exc), **exc.fields)
     except ManifestError as exc:
         module.fail_json(msg=str(exc))
+    result.pop("_discovery", None)
+    module.exit_json(execution="module", **result)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -87,3 +88,66 @@ def test_lifecycle(core: Any, namespace: str) -> None:
     assert configmap(core, namespace, "extra") is None
     assert core.read_namespaced_persistent_volume_claim("data", namespace) is not None
     assert play(namespace, "engine_probe_value=two", "engine_probe_extra=false")["changed"] == 0
+
+
+# -- a Deployment scaled by a HorizontalPodAutoscaler -------------------------------------------------
+
+
+@pytest.fixture
+def own_namespace(core: Any) -> Iterator[str]:
+    """A namespace that also holds the role's ApplySet parent, so each test has its own set."""
+    kubernetes = pytest.importorskip("kubernetes")
+    name = "engine-hpa-%s" % uuid.uuid4().hex[:8]
+    core.create_namespace(kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+def play_in(namespace: str, *extra: str) -> Dict[str, int]:
+    return play(namespace, "platform_applyset_namespace=%s" % namespace, "engine_probe_hpa=true", *extra)
+
+
+def deployment(namespace: str) -> Any:
+    kubernetes = pytest.importorskip("kubernetes")
+    return kubernetes.client.AppsV1Api().read_namespaced_deployment("web", namespace)
+
+
+def replica_owners(namespace: str) -> List[str]:
+    entries = deployment(namespace).metadata.managed_fields or []
+    return sorted(e.manager for e in entries if "f:replicas" in ((e.fields_v1 or {}).get("f:spec") or {}))
+
+
+def test_a_scale_written_by_another_manager_survives_a_rerun(own_namespace: str) -> None:
+    kubernetes = pytest.importorskip("kubernetes")
+    assert play_in(own_namespace)["changed"] == 1
+    assert deployment(own_namespace).spec.replicas == 2
+    # What the autoscaler does: write spec.replicas through the scale subresource (an Update).
+    kubernetes.client.AppsV1Api().patch_namespaced_deployment_scale(
+        "web", own_namespace, {"spec": {"replicas": 4}}, field_manager="hpa-simulated")
+    assert replica_owners(own_namespace) == ["hpa-simulated"]
+    assert play_in(own_namespace)["changed"] == 0
+    assert deployment(own_namespace).spec.replicas == 4
+
+
+def test_replicas_are_handed_over_without_a_reset(own_namespace: str) -> None:
+    assert play_in(own_namespace)["changed"] == 1
+    assert "orchestrate.platform" in replica_owners(own_namespace)
+    assert play_in(own_namespace)["changed"] == 0
+    assert deployment(own_namespace).spec.replicas == 2
+    assert "orchestrate.platform" not in replica_owners(own_namespace)
+    assert play_in(own_namespace)["changed"] == 0
+
+
+def test_the_replicas_a_real_autoscaler_set_survive_a_rerun(own_namespace: str) -> None:
+    # Created with 1 replica under an autoscaler whose minimum is 3: the controller-manager's
+    # HPA controller raises it to 3 on its next sync (no metrics needed below the minimum).
+    assert play_in(own_namespace, "engine_probe_replicas=1", "engine_probe_hpa_min=3")["changed"] == 1
+    deadline = time.monotonic() + 120
+    while deployment(own_namespace).spec.replicas != 3:
+        if time.monotonic() > deadline:
+            pytest.fail("the HorizontalPodAutoscaler did not scale the Deployment within 120 s "
+                        "(is kube-controller-manager running?)")
+        time.sleep(2)
+    assert "orchestrate.platform" not in replica_owners(own_namespace)
+    assert play_in(own_namespace, "engine_probe_replicas=1", "engine_probe_hpa_min=3")["changed"] == 0
+    assert deployment(own_namespace).spec.replicas == 3

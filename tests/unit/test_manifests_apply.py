@@ -226,3 +226,153 @@ def test_secret_string_data_is_applied_as_data_so_rotation_is_a_change(api: Fake
     assert actions(report)["Secret/web/db"] == "configured"
     shown = next(o.diff for o in report.outcomes if str(o.ref) == "Secret/web/db")
     assert shown is not None and "b25l" not in str(shown) and "dHdv" not in str(shown)
+
+
+# -- a re-run with nothing to change only reads ---------------------------------------------------
+
+
+def test_noop_rerun_sends_no_writes_and_reads_parent_and_lists_only(api: FakeApi) -> None:
+    objects = BASE + [deployment("site")]
+    run(api, objects)
+    api.log.clear()
+    report = run(api, objects)
+    assert set(actions(report).values()) == {"unchanged"}
+    assert api.writes() == []
+    reads = [path for _, path in api.log]
+    # discovery (two aggregated requests), the parent, one LIST per group-kind
+    assert sorted(reads) == sorted(["/api", "/apis", "/api/v1/namespaces/kube-system/configmaps/" + APPLYSET.name,
+                                    "/api/v1/namespaces", "/api/v1/configmaps", "/api/v1/persistentvolumeclaims",
+                                    "/apis/apps/v1/deployments"])
+
+
+def test_drift_by_another_manager_is_applied_again(api: FakeApi) -> None:
+    run(api, BASE)
+    api.update("", "ConfigMap", "web", "settings", "kubectl-edit", {"data": {"a": "edited"}})
+    report = run(api, BASE)
+    assert actions(report)["ConfigMap/web/settings"] == "configured"
+    stored = api.get("", "ConfigMap", "web", "settings")
+    assert stored is not None and stored["data"] == {"a": "1"}
+
+
+def test_a_field_dropped_from_the_template_is_removed(api: FakeApi) -> None:
+    run(api, [namespace("web"), configmap("settings", {"a": "1", "b": "2"})])
+    report = run(api, [namespace("web"), configmap("settings", {"a": "1"})])
+    assert actions(report)["ConfigMap/web/settings"] == "configured"
+    stored = api.get("", "ConfigMap", "web", "settings")
+    assert stored is not None and stored["data"] == {"a": "1"}
+
+
+def test_discovery_falls_back_to_group_versions_without_aggregated_discovery() -> None:
+    api = FakeApi(aggregated=False)
+    api.store[("", "Namespace", "", "kube-system")] = {
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system", "managedFields": [], "resourceVersion": "1"},
+    }
+    report = run(api, BASE + [deployment("site")])
+    assert set(actions(report).values()) == {"created"}
+    assert ("GET", "/apis/apps/v1") in api.log
+
+
+def test_discovery_handed_over_from_an_earlier_task_is_not_read_again(api: FakeApi) -> None:
+    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import Discovery
+
+    first = Applier(api, APPLYSET, ApplyOptions(wait=False))
+    first.run(copy.deepcopy(BASE))
+    known = first.discovery.snapshot()
+    api.log.clear()
+    objects = BASE + crd_and_instance()
+    # A CRD created in between by someone else is still found: an unknown kind reads discovery again.
+    api.request("PATCH", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.org",
+                {"fieldManager": "someone"}, crd_and_instance()[1])
+    api.log.clear()
+    second = Applier(api, APPLYSET, ApplyOptions(wait=False), Discovery(api, known))
+    report = second.run(copy.deepcopy(objects))
+    assert actions(report)["Widget/web/w"] == "created"
+    # read again once for the unknown kind, once after this run wrote the CRD
+    assert sorted(path for _, path in api.log if path in ("/api", "/apis")) == ["/api", "/api", "/apis", "/apis"]
+    api.log.clear()
+    Applier(api, APPLYSET, ApplyOptions(wait=False), Discovery(api, second.discovery.snapshot())).run(copy.deepcopy(objects))
+    assert not [path for _, path in api.log if path in ("/api", "/apis")]
+
+
+# -- an autoscaled workload: spec.replicas only at creation ---------------------------------------
+
+
+def hpa(target: str, ns: str = "web") -> Obj:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": target, "namespace": ns},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                 "minReplicas": 3, "maxReplicas": 10},
+    }
+
+
+def replicas(api: FakeApi, name: str = "site") -> int:
+    stored = api.get("apps", "Deployment", "web", name)
+    assert stored is not None
+    return int(stored["spec"]["replicas"])
+
+
+def owners_of_replicas(api: FakeApi, name: str = "site") -> List[str]:
+    stored = api.get("apps", "Deployment", "web", name)
+    assert stored is not None
+    return sorted(entry["manager"] for entry in stored["metadata"]["managedFields"]
+                  if "f:replicas" in (entry["fieldsV1"].get("f:spec") or {}))
+
+
+SCALED = [namespace("web"), deployment("site", replicas=3), hpa("site")]
+
+
+def test_a_rerun_leaves_the_replicas_the_autoscaler_set(api: FakeApi) -> None:
+    assert actions(run(api, SCALED))["Deployment/web/site"] == "created"
+    assert replicas(api) == 3
+    api.update("apps", "Deployment", "web", "site", "kube-controller-manager", {"spec": {"replicas": 7}}, "scale")
+    api.log.clear()
+    report = run(api, SCALED)
+    assert not report.changed
+    assert replicas(api) == 7
+    assert api.writes() == []
+
+
+def test_without_an_autoscaler_a_scaled_workload_is_set_back(api: FakeApi) -> None:
+    plain = [namespace("web"), deployment("site", replicas=3)]
+    run(api, plain)
+    api.update("apps", "Deployment", "web", "site", "kubectl-scale", {"spec": {"replicas": 7}}, "scale")
+    assert actions(run(api, plain))["Deployment/web/site"] == "configured"
+    assert replicas(api) == 3
+
+
+def test_replicas_are_handed_over_before_the_autoscaler_wrote_them(api: FakeApi) -> None:
+    run(api, SCALED)
+    assert owners_of_replicas(api) == ["orchestrate.platform"]
+    report = run(api, SCALED)
+    assert not report.changed
+    assert replicas(api) == 3  # never the default 1
+    assert owners_of_replicas(api) == ["orchestrate.platform-replicas-handover"]
+    api.log.clear()
+    assert not run(api, SCALED).changed
+    assert api.writes() == []
+    # The autoscaler's first write takes the field over from the handover manager.
+    api.update("apps", "Deployment", "web", "site", "kube-controller-manager", {"spec": {"replicas": 4}}, "scale")
+    assert owners_of_replicas(api) == ["kube-controller-manager"]
+    assert not run(api, SCALED).changed and replicas(api) == 4
+
+
+def test_check_mode_before_the_handover_reports_no_change_and_writes_nothing(api: FakeApi) -> None:
+    run(api, SCALED)
+    before = copy.deepcopy(api.store)
+    report = run(api, SCALED, check_mode=True)
+    assert not report.changed
+    assert api.store == before
+
+
+def test_a_changed_template_still_reaches_an_autoscaled_workload(api: FakeApi) -> None:
+    run(api, SCALED)
+    api.update("apps", "Deployment", "web", "site", "kube-controller-manager", {"spec": {"replicas": 6}}, "scale")
+    changed = deployment("site", replicas=3)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "r/x:2"
+    report = run(api, [namespace("web"), changed, hpa("site")])
+    assert actions(report)["Deployment/web/site"] == "configured"
+    stored = api.get("apps", "Deployment", "web", "site")
+    assert stored is not None and stored["spec"]["template"]["spec"]["containers"][0]["image"] == "r/x:2"
+    assert replicas(api) == 6

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+from typing import Any, Dict
 
 from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_fields import (
+    apply_is_noop,
+    contains,
     manager_fields,
     merge_fields,
     owned_change,
@@ -112,3 +115,58 @@ def test_owned_view_keeps_shape():
         "spec": {"replicas": 3, "template": {"spec": {"containers": [{"image": "nginx:1.27", "name": "web"}]}}},
     }
     assert owned_view(None, DEPLOYMENT_FIELDS) is None
+
+
+# -- apply_is_noop: when a re-apply can be skipped ------------------------------------------------
+
+MANAGER = "orchestrate.platform"
+
+
+def live_service(managed: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "s", "namespace": "web", "uid": "u", "managedFields": [
+            {"manager": MANAGER, "operation": "Apply", "fieldsV1": managed}]},
+        "spec": {"clusterIP": "10.0.0.1", "selector": {"app": "a"},
+                 "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}]},
+    }
+
+
+SERVICE_FIELDS = {"f:spec": {"f:selector": {}, "f:ports": {'k:{"port":80,"protocol":"TCP"}': {
+    ".": {}, "f:name": {}, "f:port": {}, "f:targetPort": {}}}}}
+DESIRED = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "web"},
+           "spec": {"selector": {"app": "a"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+
+
+def test_noop_when_every_rendered_value_is_live_and_nothing_else_is_owned() -> None:
+    # protocol is defaulted by the server and is part of the port's key: not required in the template
+    assert apply_is_noop(DESIRED, live_service(SERVICE_FIELDS), MANAGER)
+
+
+def test_not_noop_when_a_value_differs() -> None:
+    desired = copy.deepcopy(DESIRED)
+    desired["spec"]["ports"][0]["targetPort"] = 8080
+    assert not apply_is_noop(desired, live_service(SERVICE_FIELDS), MANAGER)
+
+
+def test_not_noop_when_an_owned_field_is_no_longer_rendered() -> None:
+    fields = copy.deepcopy(SERVICE_FIELDS)
+    fields["f:spec"]["f:sessionAffinity"] = {}
+    live = live_service(fields)
+    live["spec"]["sessionAffinity"] = "ClientIP"
+    assert not apply_is_noop(DESIRED, live, MANAGER)
+
+
+def test_not_noop_for_objects_the_manager_never_applied_or_another_version() -> None:
+    live = live_service(SERVICE_FIELDS)
+    live["metadata"]["managedFields"][0]["manager"] = "someone-else"
+    assert not apply_is_noop(DESIRED, live, MANAGER)
+    assert not apply_is_noop(dict(DESIRED, apiVersion="v2"), live_service(SERVICE_FIELDS), MANAGER)
+    assert not apply_is_noop(DESIRED, None, MANAGER)
+
+
+def test_contains_answers_no_on_doubt() -> None:
+    assert contains({"a": [1, 2], "b": "x"}, {"a": [1, 2]})
+    assert not contains({"a": [1, 2, 3]}, {"a": [1, 2]})  # another manager's list element, or a removal
+    assert not contains({"a": 1}, {"a": True}) and not contains({"a": "1"}, {"a": 1})
+    assert not contains({"a": None}, {"a": None})  # an explicit null: let the server decide
