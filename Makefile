@@ -57,8 +57,11 @@ molecule-roles: setup
 render: setup
 	ansible-playbook playbooks/render.yml
 
+# Not part of `test`: a timed run on a shared machine is noise. Needs KUBECONFIG (and KUBECTL, a
+# kubectl of the API server's minor); BENCHMARK_ARGS e.g. "--copies 1,3 --repeat 3 --stages --json build/bench.json".
+BENCHMARK_ARGS ?=
 benchmark: setup
-	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/engine.py $(BENCHMARK_ARGS)
 
 network-matrix: setup
 	$(BIN)/python scripts/gen-network-matrix.py

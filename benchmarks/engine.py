@@ -1,32 +1,43 @@
 #!/usr/bin/env python3
-"""Benchmark of the manifest engine, as ratios measured in one run.
+"""Benchmark of the manifest engine against `kubectl apply --server-side`, as ratios measured in one run.
 
-1. Render: wall time of `ansible-playbook playbooks/render.yml` (the whole platform), target < 20 s.
-2. With KUBECONFIG set (and kubectl on PATH or in $KUBECTL): the rendered objects applied to the
-   cluster by
-     - kubectl apply --server-side -f DIR -R            (the reference)
-     - the engine through ansible-playbook             (what a user runs: one task, one role)
-     - kubernetes.core.k8s, one task with the whole list (what the engine replaces)
-   each first on fresh objects and then again (a no-op re-apply), with the `changed` count of
-   the re-run. Every tool gets its own copy of the objects (namespaces and cluster-scoped names
-   suffixed), so none of them finds the others' work. Ratios are tool time / kubectl time.
-   Targets: engine first apply <= 1.0x, no-op re-apply <= 1.2x, 0 changed on the re-run.
+Needs a cluster (KUBECONFIG) and a kubectl of the API server's minor version ($KUBECTL, else the
+kubectl on PATH); it refuses a kubectl of another minor (--allow-skew measures anyway and says so
+in the report). Without KUBECONFIG it measures the render run only and says that it skipped the rest.
 
-   A fourth row, the engine's Applier called in-process, shows the engine without Ansible's fixed
-   start-up cost (about 3 s for ansible-playbook to load, validate the role and start the module).
-   --copies N applies N copies of the rendered platform (each in its own namespaces) so that the
-   per-object cost, not start-up, dominates.
+1. Render: wall time of `ansible-playbook playbooks/render.yml` (the whole platform).
+2. Apply, at several sizes (--copies: 1, 3 and 10 copies of the rendered platform's objects that a
+   bare API server serves, each copy in its own namespaces with its cluster-scoped names
+   suffixed): every tool applies its own fresh copy (first apply), then applies it again (no-op
+   re-apply, with the `changed` count of that re-run), then the copy is deleted, cluster-scoped
+   objects included. Tools alternate inside every repetition (the order rotates), and the figures
+   are medians over --repeat repetitions; ratios are tool median / kubectl median of the same step:
+     - kubectl apply --server-side                          (the reference)
+     - the engine through ansible-playbook, in-process      (what a user runs: one role, one task)
+     - the engine through ansible-playbook, as a module     (execution: module, as on a delegated host)
+     - the engine's run() called in-process, no Ansible     (the engine's own work)
+     - kubernetes.core.k8s, one task with the whole list    (--with-k8s; what the engine replaces)
+3. Whole stages (--stages; needs a cluster where the platform is not installed: it refuses when any
+   of its namespaces or cluster-scoped objects exist, and removes everything it made): site.yml
+   applied once to converge, then, alternating, a no-op site.yml over every Kubernetes stage and the
+   same rendered objects through one `kubectl apply --server-side` per role; where site.yml's time
+   goes (ansible start, preflight, each role, between tasks) from the json callback's task times.
 
-Usage: python benchmarks/engine.py [--repeat N] [--copies N] [--json FILE]
-The machine is shared and noisy: compare ratios from one run, not absolute times across runs.
+The machine load (os.getloadavg) is recorded with every measurement; on a shared machine compare
+ratios from one run, not absolute times across runs.
+
+Usage: python benchmarks/engine.py [--copies 1,3,10] [--repeat 3] [--stages] [--json FILE]
+       python benchmarks/engine.py --report FILE.json [--update DOC.md]   (Markdown tables from a run)
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import datetime
 import json
 import os
+import platform
 import re
 import shutil
 import statistics
@@ -35,9 +46,10 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -47,34 +59,69 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "collections"))
 BIN = Path(sys.executable).parent
 Obj = Dict[str, Any]
-NEVER_RENAMED = ("CustomResourceDefinition",)
-# Registering an aggregated API whose backend never runs would break discovery for every tool.
-NOT_BENCHMARKED = ("APIService",)
+# Not benchmarked: an APIService without its backend breaks discovery and namespace deletion for
+# everyone on the cluster; CRDs are cluster-wide names that copies cannot rename (and their custom
+# resources need them).
+NOT_BENCHMARKED = ("APIService", "CustomResourceDefinition")
+KUBECTL_MANAGER = "bench-kubectl"
+
+
+@dataclass
+class Sample:
+    tool: str
+    objects: int
+    repetition: int
+    first: float
+    noop: float
+    changed: Optional[int]
+    load: float
 
 
 @dataclass
 class Figure:
     tool: str
-    step: str
-    seconds: float
-    changed: Optional[int] = None
-    ratio: Optional[float] = None
+    objects: int
+    first: float
+    noop: float
+    first_ratio: float
+    noop_ratio: float
+    first_ms_per_object: float
+    noop_ms_per_object: float
+    changed: Optional[int]
 
 
-def env() -> Dict[str, str]:
+@dataclass
+class Run:
+    started: str
+    host: Dict[str, Any]
+    kubectl: Dict[str, str] = field(default_factory=dict)
+    render: Dict[str, Any] = field(default_factory=dict)
+    samples: List[Sample] = field(default_factory=list)
+    figures: List[Figure] = field(default_factory=list)
+    leftovers: int = 0
+    stages: Dict[str, Any] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     out = dict(os.environ)
     out["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
     out["PATH"] = "%s:%s" % (BIN, out.get("PATH", ""))
     out["ANSIBLE_ROLES_PATH"] = str(HERE / "roles")
+    out.update(extra or {})
     return out
 
 
-def timed(command: List[str]) -> tuple:
+def timed(command: List[str], extra_env: Optional[Dict[str, str]] = None) -> Tuple[float, str]:
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, env=env(), capture_output=True, text=True, check=False)
+    result = subprocess.run(command, cwd=ROOT, env=env(extra_env), capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit("failed: %s\n%s%s" % (" ".join(command), result.stdout[-3000:], result.stderr[-3000:]))
+        raise SystemExit("failed: %s\n%s%s" % (" ".join(command)[:400], result.stdout[-3000:], result.stderr[-3000:]))
     return elapsed, result.stdout
 
 
@@ -83,96 +130,48 @@ def recap_changed(output: str) -> int:
     return int(match.group(1)) if match else -1
 
 
-def render(target: Path) -> float:
-    seconds, _ = timed([str(BIN / "ansible-playbook"), "playbooks/render.yml", "-e", "platform_render_dir=%s" % target])
+# -- the cluster and kubectl -------------------------------------------------------------------
+
+
+def minor(version: Dict[str, Any]) -> int:
+    return int(re.sub(r"\D.*", "", str(version.get("minor", "0"))) or 0)
+
+
+def kubectl_versions(kubectl: str) -> Dict[str, str]:
+    result = subprocess.run([kubectl, "version", "-o", "json"], capture_output=True, text=True, check=False)
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        raise SystemExit("`%s version -o json` gave no JSON: %s" % (kubectl, result.stderr.strip()[:500]))
+    if "serverVersion" not in data:
+        raise SystemExit("kubectl cannot reach the API server of KUBECONFIG=%s: %s" % (os.environ["KUBECONFIG"], result.stderr.strip()[:500]))
+    client, server = data["clientVersion"], data["serverVersion"]
+    return {"path": kubectl, "client": client["gitVersion"], "server": server["gitVersion"],
+            "skew": str(abs(minor(client) - minor(server)))}
+
+
+def client() -> Any:
+    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import Client
+
+    return Client(os.environ["KUBECONFIG"], None, pool_size=8, timeout=60.0)
+
+
+# -- objects -------------------------------------------------------------------------------------
+
+
+def render(target: Path, extra: List[str]) -> float:
+    seconds, _ = timed([str(BIN / "ansible-playbook"), "playbooks/render.yml", "-e", "platform_render_dir=%s" % target, *extra])
     return seconds
 
 
 def load_objects(directory: Path) -> List[Obj]:
-    return [doc for path in sorted(directory.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [doc for path in sorted(directory.rglob("*.yaml")) for doc in yaml.load_all(path.read_text(), Loader=loader) if doc]
 
 
-def private_copy(objects: List[Obj], suffix: str) -> List[Obj]:
-    """The objects with every namespace and cluster-scoped name made unique to one tool."""
-    out = []
-    for original in objects:
-        obj = copy.deepcopy(original)
-        meta = obj["metadata"]
-        if meta.get("namespace"):
-            meta["namespace"] += suffix
-        elif obj["kind"] not in NEVER_RENAMED:
-            meta["name"] += suffix
-        for label in ("app.kubernetes.io/managed-by", "applyset.kubernetes.io/part-of"):
-            (meta.get("labels") or {}).pop(label, None)
-        for port in (obj.get("spec") or {}).get("ports") or [] if obj["kind"] == "Service" else []:
-            port.pop("nodePort", None)  # fixed NodePorts can be allocated once per cluster
-        out.append(obj)
-    return out
-
-
-def with_namespaces(objects: List[Obj]) -> List[Obj]:
-    """Namespaces first (kubectl applies files in order), including the ones only referenced
-    (kube-system, calico-system in a private copy)."""
-    rendered = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
-    referenced = sorted({o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")} - rendered)
-    extra = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in referenced]
-    first = [o for o in objects if o["kind"] in ("Namespace", "CustomResourceDefinition")]
-    return extra + first + [o for o in objects if o["kind"] not in ("Namespace", "CustomResourceDefinition")]
-
-
-def write_dir(objects: List[Obj], directory: Path) -> Path:
-    directory.mkdir(parents=True)
-    for index, obj in enumerate(objects):
-        (directory / ("%04d.yaml" % index)).write_text(yaml.safe_dump(obj, sort_keys=False))
-    return directory
-
-
-def kubectl_apply(kubectl: str, directory: Path) -> Callable[[], tuple]:
-    command = [kubectl, "apply", "--server-side", "--field-manager=bench-kubectl", "-R", "-f", str(directory)]
-
-    def run() -> tuple:
-        seconds, _ = timed(command)
-        return seconds, None  # kubectl prints "serverside-applied" for every object, changed or not
-
-    return run
-
-
-def playbook_apply(playbook: str, directory: Path) -> Callable[[], tuple]:
-    files = sorted(str(p) for p in directory.glob("*.yaml"))
-    command = [str(BIN / "ansible-playbook"), str(HERE / playbook), "-e", json.dumps({
-        "bench_files": files, "platform_kubeconfig": os.environ["KUBECONFIG"],
-    })]
-
-    def run() -> tuple:
-        seconds, out = timed(command)
-        return seconds, recap_changed(out)
-
-    return run
-
-
-def inprocess_apply(directory: Path) -> Callable[[], tuple]:
-    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_apply import Applier, ApplyOptions
-    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_applyset import ApplySet
-    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import Client
-
-    objects = load_objects(directory)
-    applyset = ApplySet("orchestrate.platform.bench-inprocess", "kube-system")
-
-    def run() -> tuple:
-        started = time.perf_counter()
-        client = Client(os.environ["KUBECONFIG"], None, pool_size=8, timeout=60.0)
-        report = Applier(client, applyset, ApplyOptions(wait=False)).run(copy.deepcopy(objects))
-        return time.perf_counter() - started, int(report.changed and sum(o.changed for o in report.outcomes))
-
-    return run
-
-
-def servable(objects: List[Obj]) -> List[Obj]:
-    """The objects whose kinds the cluster serves (custom resources need CRDs the benchmark does
-    not install), minus kinds that would disturb the cluster."""
-    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import Client, Discovery
-
-    discovery = Discovery(Client(os.environ["KUBECONFIG"], None, pool_size=2, timeout=30.0))
+def servable(objects: List[Obj], discovery: Any) -> List[Obj]:
+    """The objects whose kinds the cluster serves (custom resources need CRDs that are not
+    benchmarked), minus kinds that would disturb the cluster."""
     kept = []
     for obj in objects:
         group, _, version = str(obj["apiVersion"]).rpartition("/")
@@ -181,79 +180,493 @@ def servable(objects: List[Obj]) -> List[Obj]:
     return kept
 
 
-def cleanup(kubectl: str, objects: List[Obj]) -> None:
-    namespaces = sorted({o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")}
-                        | {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"})
-    for namespace in namespaces:
-        subprocess.run([kubectl, "delete", "namespace", namespace, "--wait=false", "--ignore-not-found"],
-                       capture_output=True, check=False)
+def private_copy(objects: List[Obj], suffix: str) -> List[Obj]:
+    """The objects with every namespace and cluster-scoped name made unique to one copy."""
+    out = []
+    for original in objects:
+        obj = copy.deepcopy(original)
+        meta = obj["metadata"]
+        if meta.get("namespace"):
+            meta["namespace"] += suffix
+        else:
+            meta["name"] += suffix
+        for label in ("app.kubernetes.io/managed-by", "applyset.kubernetes.io/part-of"):
+            (meta.get("labels") or {}).pop(label, None)
+        if obj["kind"] == "Service":
+            for port in (obj.get("spec") or {}).get("ports") or []:
+                port.pop("nodePort", None)  # fixed NodePorts can be allocated once per cluster
+        out.append(obj)
+    return out
 
 
-def compare(kubectl: str, objects: List[Obj], work: Path, repeat: int) -> List[Figure]:
-    """Each tool applies its own copy of `objects` once, then `repeat` times more (no-ops)."""
-    suffix = "-" + uuid.uuid4().hex[:5]
-    tools = {
-        "kubectl --server-side": lambda d: kubectl_apply(kubectl, d),
-        "engine (ansible-playbook)": lambda d: playbook_apply("engine.yml", d),
-        "kubernetes.core.k8s (ansible-playbook, one task)": lambda d: playbook_apply("k8s.yml", d),
-        "engine (in-process Applier, no Ansible)": inprocess_apply,
+def with_namespaces(objects: List[Obj]) -> List[Obj]:
+    """Namespaces first (kubectl applies in file order), including the ones only referenced."""
+    rendered = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+    referenced = sorted({o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")} - rendered)
+    extra = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in referenced]
+    return extra + [o for o in objects if o["kind"] == "Namespace"] + [o for o in objects if o["kind"] != "Namespace"]
+
+
+def copies(served: List[Obj], count: int, tag: str) -> List[Obj]:
+    return with_namespaces([obj for n in range(count) for obj in private_copy(served, "-%s%d" % (tag, n))])
+
+
+# -- cleaning up ---------------------------------------------------------------------------------
+
+
+def delete_objects(objects: List[Obj], extra_namespaces: List[str], timeout: float = 300.0) -> int:
+    """Delete every cluster-scoped object and namespace of `objects` and wait until they are gone;
+    returns how many are still there."""
+    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import ApiError, Discovery
+
+    api = client()
+    discovery = Discovery(api)
+    targets: List[str] = []
+    for obj in objects:
+        meta = obj["metadata"]
+        if meta.get("namespace"):
+            continue
+        group, _, version = str(obj["apiVersion"]).rpartition("/")
+        resource = discovery.find(group, version, obj["kind"])
+        if resource is not None:
+            targets.append(resource.path(name=meta["name"]))
+    targets += ["/api/v1/namespaces/%s" % name for name in extra_namespaces]
+    targets = sorted(set(targets))
+
+    def delete(path: str) -> None:
+        try:
+            api.request("DELETE", path, None, {"propagationPolicy": "Background"})
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+
+    def present(path: str) -> bool:
+        try:
+            api.request("GET", path)
+            return True
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(delete, targets))
+        deadline = time.monotonic() + timeout
+        remaining = targets
+        while remaining and time.monotonic() < deadline:
+            remaining = [path for path, there in zip(remaining, pool.map(present, remaining)) if there]
+            if remaining:
+                time.sleep(1.0)
+    return len(remaining)
+
+
+# -- the tools -----------------------------------------------------------------------------------
+
+Tool = Callable[[Path, str], Tuple[float, Optional[int]]]
+
+
+def kubectl_tool(kubectl: str) -> Tool:
+    def run(path: Path, applyset_namespace: str) -> Tuple[float, Optional[int]]:
+        seconds, _ = timed([kubectl, "apply", "--server-side", "--force-conflicts", "--field-manager=" + KUBECTL_MANAGER,
+                            "-f", str(path)])
+        return seconds, None  # kubectl prints "serverside-applied" for every object, changed or not
+
+    return run
+
+
+def playbook_tool(playbook: str, *extra: str) -> Tool:
+    def run(path: Path, applyset_namespace: str) -> Tuple[float, Optional[int]]:
+        variables = {"bench_files": [str(path)], "platform_kubeconfig": os.environ["KUBECONFIG"],
+                     "platform_applyset_namespace": applyset_namespace}
+        seconds, out = timed([str(BIN / "ansible-playbook"), str(HERE / playbook), "-e", json.dumps(variables), *extra])
+        return seconds, recap_changed(out)
+
+    return run
+
+
+def inprocess_tool(path: Path, applyset_namespace: str) -> Tuple[float, Optional[int]]:
+    """The engine's run() as the action plugin calls it, without Ansible (objects already parsed)."""
+    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_engine import ARGUMENT_SPEC, run
+
+    objects = [doc for doc in yaml.load_all(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if doc]
+    params = {key: spec.get("default") for key, spec in ARGUMENT_SPEC.items()}
+    params.update(stage="bench", role="bench_inprocess", mode="apply", wait=False,
+                  kubeconfig=os.environ["KUBECONFIG"], applyset_namespace=applyset_namespace)
+    started = time.perf_counter()
+    result = run(params, [("objects.yaml", objects)], check_mode=False, diff=False)
+    seconds = time.perf_counter() - started
+    return seconds, sum(count for action, count in result["summary"].items() if action in ("created", "configured", "pruned"))
+
+
+def tools(kubectl: str, with_k8s: bool) -> Dict[str, Tool]:
+    out: Dict[str, Tool] = {
+        "kubectl apply --server-side": kubectl_tool(kubectl),
+        "engine, ansible-playbook (in-process)": playbook_tool("engine.yml"),
+        "engine, ansible-playbook (module)": playbook_tool("engine.yml", "-e", "platform_engine_execution=module"),
+        "engine run() in-process, no Ansible": inprocess_tool,
     }
-    figures: List[Figure] = []
-    copies: List[List[Obj]] = []
-    for index, (tool, make) in enumerate(tools.items()):
-        mine = with_namespaces(private_copy(objects, "%s%d" % (suffix, index)))
-        copies.append(mine)
-        run = make(write_dir(mine, work / ("tool%d" % index)))
-        first_seconds, _ = run()
-        again = [run() for _ in range(repeat)]
-        figures.append(Figure(tool, "first apply", first_seconds))
-        changed = [c for _, c in again if c is not None]
-        figures.append(Figure(tool, "no-op re-apply", statistics.median(s for s, _ in again), max(changed) if changed else None))
-    for copy_ in copies:
-        cleanup(kubectl, copy_)
-    reference = {f.step: f.seconds for f in figures if f.tool.startswith("kubectl")}
-    for figure in figures:
-        figure.ratio = round(figure.seconds / reference[figure.step], 2)
-    return figures
+    if with_k8s:
+        out["kubernetes.core.k8s, one task"] = playbook_tool("k8s.yml")
+    return out
 
 
-def print_table(figures: List[Figure], objects: int) -> None:
-    print("\n%d objects  (ratio = time / kubectl's time for the same step)" % objects)
-    print("%-50s %-16s %9s %7s %8s" % ("tool", "step", "seconds", "ratio", "changed"))
-    for f in figures:
-        print("%-50s %-16s %9.2f %7s %8s" % (f.tool, f.step, f.seconds, f.ratio if f.ratio is not None else "",
-                                             "" if f.changed is None else f.changed))
+def measure(name: str, tool: Tool, objects: List[Obj], work: Path, repetition: int) -> Tuple[Sample, int]:
+    """One tool on its own fresh copy: first apply, no-op re-apply, then the copy is deleted."""
+    tag = uuid.uuid4().hex[:5]
+    mine = copies(objects, 1, "b" + tag)
+    applyset_namespace = "bench-applyset-" + tag
+    path = work / ("%s.yaml" % tag)
+    path.write_text(yaml.dump_all(mine, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False))
+    api = client()
+    api.request("POST", "/api/v1/namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": applyset_namespace}})
+    namespaces = sorted({o["metadata"]["name"] for o in mine if o["kind"] == "Namespace"} | {applyset_namespace})
+    try:
+        before = load()
+        first, _ = tool(path, applyset_namespace)
+        noop, changed = tool(path, applyset_namespace)
+    finally:
+        left = delete_objects(mine, namespaces)
+    return Sample(name, len(mine), repetition, round(first, 3), round(noop, 3), changed, before), left
+
+
+def compare(kubectl: str, served: List[Obj], sizes: List[int], repeat: int, with_k8s: bool, work: Path, run: Run) -> None:
+    named = tools(kubectl, with_k8s)
+    for count in sizes:
+        objects = copies(served, count, "c")
+        mark = len(run.samples)
+        for repetition in range(repeat):
+            order = list(named.items())
+            order = order[repetition % len(order):] + order[:repetition % len(order)]
+            for name, tool in order:
+                sample, left = measure(name, tool, objects, work, repetition)
+                run.samples.append(sample)
+                run.leftovers += left
+                print("  %5d objects  rep %d  %-40s first %6.2f s  no-op %6.2f s  changed %s  load %.2f"
+                      % (sample.objects, repetition, name, sample.first, sample.noop, sample.changed, sample.load), flush=True)
+        summarise(run, run.samples[mark:])
+
+
+def summarise(run: Run, samples: List[Sample]) -> None:
+    if not samples:
+        return
+    count = samples[0].objects
+    by_tool: Dict[str, List[Sample]] = {}
+    for sample in samples:
+        by_tool.setdefault(sample.tool, []).append(sample)
+    reference = by_tool["kubectl apply --server-side"]
+    ref_first = statistics.median(s.first for s in reference)
+    ref_noop = statistics.median(s.noop for s in reference)
+    for tool, mine in by_tool.items():
+        first = statistics.median(s.first for s in mine)
+        noop = statistics.median(s.noop for s in mine)
+        changed = [s.changed for s in mine if s.changed is not None]
+        run.figures.append(Figure(tool, count, round(first, 3), round(noop, 3), round(first / ref_first, 2),
+                                  round(noop / ref_noop, 2), round(1000 * first / count, 2), round(1000 * noop / count, 2),
+                                  max(changed) if changed else None))
+
+
+# -- whole stages ----------------------------------------------------------------------------------
+
+STAGE_SKIP_TAGS = "metrics_server"  # its APIService has no backend without pods: it would break discovery
+
+
+# An address that is never contacted (no pods run the NFS client here), so the storage role can apply.
+STAGE_INPUTS = {"platform_nfs_server": "192.0.2.10", "platform_nfs_share": "/srv/nfs"}
+
+
+def stage_variables(kubeconfig: str, applyset_namespace: str) -> List[str]:
+    return ["-e", json.dumps(dict(STAGE_INPUTS, platform_mode="apply", platform_wait=False, platform_kubeconfig=kubeconfig,
+                                  platform_applyset_namespace=applyset_namespace)), "--skip-tags", STAGE_SKIP_TAGS]
+
+
+def profile(report: Dict[str, Any], wall: float) -> Dict[str, float]:
+    """Where site.yml's time went, from the json callback: ansible start, each role, plays without roles."""
+    def stamp(text: str) -> float:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+    parts: Dict[str, float] = {}
+    plays = report["plays"]
+    first = min(stamp(p["play"]["duration"]["start"]) for p in plays)
+    last = max(stamp(p["play"]["duration"]["end"]) for p in plays)
+    tasks = 0.0
+    for one in plays:
+        for task in one["tasks"]:
+            name = task["task"]["name"]
+            seconds = stamp(task["task"]["duration"]["end"]) - stamp(task["task"]["duration"]["start"])
+            group = name.split(" : ")[0] if " : " in name else one["play"]["name"].split(" - ")[0]
+            parts[group] = parts.get(group, 0.0) + seconds
+            tasks += seconds
+    parts = {key: round(value, 3) for key, value in parts.items()}
+    parts["(plays and tasks between, ansible's own work)"] = round(last - first - tasks, 3)
+    parts["(ansible start and end, before the first play and after the last)"] = round(wall - (last - first), 3)
+    return parts
+
+
+def site_noop(variables: List[str]) -> Tuple[float, int, Dict[str, float]]:
+    seconds, out = timed([str(BIN / "ansible-playbook"), "site.yml", *variables], {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    report = json.loads(out)
+    changed = sum(host.get("changed", 0) for host in report["stats"].values())
+    return seconds, changed, profile(report, seconds)
+
+
+def role_dirs(rendered: Path) -> List[Path]:
+    return sorted({path.parent for path in rendered.rglob("*.yaml")})
+
+
+def kubectl_per_role(kubectl: str, rendered: Path) -> float:
+    total = 0.0
+    for directory in role_dirs(rendered):
+        seconds, _ = timed([kubectl, "apply", "--server-side", "--force-conflicts", "--field-manager=" + KUBECTL_MANAGER,
+                            "-R", "-f", str(directory)])
+        total += seconds
+    return total
+
+
+def existing(objects: List[Obj]) -> List[str]:
+    """Namespaces and cluster-scoped objects of `objects` that the cluster already has."""
+    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import ApiError, Discovery
+
+    api = client()
+    discovery = Discovery(api)
+    found = []
+    for obj in objects:
+        meta = obj["metadata"]
+        if meta.get("namespace") or meta["name"] in ("kube-system", "default"):
+            continue
+        group, _, version = str(obj["apiVersion"]).rpartition("/")
+        resource = discovery.find(group, version, obj["kind"])
+        if resource is None:
+            continue
+        try:
+            api.request("GET", resource.path(name=meta["name"]))
+            found.append("%s/%s" % (obj["kind"], meta["name"]))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+    return found
+
+
+def stages(kubectl: str, repeat: int, work: Path, run: Run) -> None:
+    tag = uuid.uuid4().hex[:5]
+    applyset_namespace = "bench-stages-" + tag
+    variables = stage_variables(os.environ["KUBECONFIG"], applyset_namespace)
+    rendered = work / "stages"
+    # site.yml in render mode (the default inventory): the same roles as the apply runs, Calico included
+    timed([str(BIN / "ansible-playbook"), "site.yml", "-e", json.dumps(dict(STAGE_INPUTS, platform_render_dir=str(rendered))),
+           "--skip-tags", STAGE_SKIP_TAGS])
+    objects = load_objects(rendered)
+    clash = existing(objects)
+    if clash:
+        run.notes.append("whole-stage figures skipped: the cluster already has %s" % ", ".join(clash[:8]))
+        print(run.notes[-1])
+        return
+    api = client()
+    api.request("POST", "/api/v1/namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": applyset_namespace}})
+    try:
+        converge, _ = timed([str(BIN / "ansible-playbook"), "site.yml", *variables])
+        converge_again, _, _ = site_noop(variables)  # Calico's second pass, as a fresh cluster needs
+        timed([kubectl, "apply", "--server-side", "--force-conflicts", "--field-manager=" + KUBECTL_MANAGER, "-R", "-f", str(rendered)])
+        samples = []
+        for repetition in range(repeat):
+            order = ["site", "kubectl"] if repetition % 2 == 0 else ["kubectl", "site"]
+            for tool in order:
+                before = load()
+                if tool == "site":
+                    seconds, changed, parts = site_noop(variables)
+                    samples.append({"tool": "site.yml no-op", "seconds": round(seconds, 3), "changed": changed,
+                                    "load": before, "parts": parts})
+                else:
+                    seconds = kubectl_per_role(kubectl, rendered)
+                    samples.append({"tool": "kubectl per role", "seconds": round(seconds, 3), "load": before})
+                print("  stages rep %d  %-18s %6.2f s  load %.2f" % (repetition, samples[-1]["tool"], seconds, before), flush=True)
+        site = [s for s in samples if s["tool"] == "site.yml no-op"]
+        kube = [s for s in samples if s["tool"] == "kubectl per role"]
+        median_site = statistics.median(s["seconds"] for s in site)
+        median_kube = statistics.median(s["seconds"] for s in kube)
+        middle = sorted(site, key=lambda s: s["seconds"])[len(site) // 2]
+        run.stages = {"objects": len(objects), "roles": len(role_dirs(rendered)), "skipped_tags": STAGE_SKIP_TAGS,
+                      "converge_seconds": round(converge, 3), "second_run_seconds": round(converge_again, 3),
+                      "site_noop": round(median_site, 3), "kubectl_per_role": round(median_kube, 3),
+                      "ratio": round(median_site / median_kube, 2), "changed": max(s["changed"] for s in site),
+                      "parts_of_median_run": middle["parts"], "samples": samples}
+    finally:
+        stage_cleanup(objects, applyset_namespace, run)
+
+
+def stage_cleanup(objects: List[Obj], applyset_namespace: str, run: Run) -> None:
+    """Delete what the stage runs made: every member of the ApplySets they recorded, then the namespaces."""
+    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_applyset import PART_OF_LABEL, recorded, split_group_kind
+    from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import ApiError, Discovery
+
+    api = client()
+    discovery = Discovery(api)
+    members: List[Obj] = []
+    parents = api.request("GET", "/api/v1/namespaces/%s/configmaps" % applyset_namespace).get("items") or []
+    for parent in parents:
+        set_id = (parent["metadata"].get("labels") or {}).get("applyset.kubernetes.io/id")
+        if not set_id:
+            continue
+        for group_kind in recorded(parent).group_kinds:
+            group, kind = split_group_kind(group_kind)
+            resource = discovery.preferred(group, kind)
+            if resource is None:
+                continue
+            listing = api.request("GET", resource.path(), {"labelSelector": "%s=%s" % (PART_OF_LABEL, set_id)})
+            for item in listing.get("items") or []:
+                item["apiVersion"], item["kind"] = listing["apiVersion"], kind
+                members.append(item)
+    for member in members:
+        meta = member["metadata"]
+        if not meta.get("namespace"):
+            continue  # below, with the namespaces
+        resource = discovery.preferred(str(member["apiVersion"]).rpartition("/")[0], member["kind"])
+        if resource is not None:
+            try:
+                api.request("DELETE", resource.path(meta["namespace"], meta["name"]), None, {"propagationPolicy": "Background"})
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+    namespaces = sorted({m["metadata"]["name"] for m in members if m["kind"] == "Namespace"} | {applyset_namespace})
+    cluster_scoped = [m for m in members if not m["metadata"].get("namespace") and m["kind"] != "Namespace"]
+    run.leftovers += delete_objects(cluster_scoped + [m for m in members if m["kind"] == "Namespace"], namespaces)
+    leftover = existing(objects)
+    run.leftovers += len(leftover)
+    if leftover:
+        run.notes.append("whole-stage cleanup left %s" % ", ".join(leftover))
+
+
+# -- the report --------------------------------------------------------------------------------------
+
+
+def markdown(data: Dict[str, Any]) -> str:
+    lines = []
+    host = data["host"]
+    kube = data.get("kubectl") or {}
+    lines.append("Run of %s on %s (%s CPUs, Python %s, %s); kubectl %s against API server %s%s."
+                 % (data["started"], host["machine"], host["cpus"], host["python"], host["ansible"],
+                    kube.get("client", "?"), kube.get("server", "?"),
+                    "" if kube.get("skew") in (None, "0") else " (**minor versions differ by %s**)" % kube.get("skew")))
+    loads = [s["load"] for s in data["samples"]]
+    if loads:
+        lines.append("Machine load (1-minute average) at the start of each measurement: %.2f to %.2f, median %.2f."
+                     % (min(loads), max(loads), statistics.median(loads)))
+    lines.append("")
+    sizes = sorted({f["objects"] for f in data["figures"]})
+    for count in sizes:
+        figures = [f for f in data["figures"] if f["objects"] == count]
+        reps = len({s["repetition"] for s in data["samples"] if s["objects"] == count})
+        lines += ["%d objects (medians of %d repetitions):" % (count, reps), "",
+                  "| tool | first apply | ratio | ms/object | no-op re-apply | ratio | ms/object | changed on re-run |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for f in figures:
+            lines.append("| %s | %.2f s | %.2f | %.2f | %.2f s | %.2f | %.2f | %s |" % (
+                f["tool"], f["first"], f["first_ratio"], f["first_ms_per_object"], f["noop"], f["noop_ratio"],
+                f["noop_ms_per_object"], "(not reported)" if f["changed"] is None else f["changed"]))
+        lines.append("")
+    if data.get("render"):
+        lines.append("Render (`playbooks/render.yml`, whole platform): %.1f s at load %.2f." % (data["render"]["seconds"], data["render"]["load"]))
+        lines.append("")
+    stage = data.get("stages") or {}
+    if stage:
+        lines += ["Whole stages: %d objects in %d roles (skipped: `--skip-tags %s`); converge %.1f s, second run %.1f s."
+                  % (stage["objects"], stage["roles"], stage["skipped_tags"], stage["converge_seconds"], stage["second_run_seconds"]), "",
+                  "| run | seconds (median) | ratio | changed |", "|---|---:|---:|---:|",
+                  "| `site.yml` no-op, every Kubernetes stage | %.2f | %.2f | %d |" % (stage["site_noop"], stage["ratio"], stage["changed"]),
+                  "| one `kubectl apply --server-side` per role | %.2f | 1.00 | (not reported) |" % stage["kubectl_per_role"], "",
+                  "Where the median `site.yml` no-op run spent its time:", "", "| part | seconds |", "|---|---:|"]
+        for part, seconds in sorted(stage["parts_of_median_run"].items(), key=lambda kv: -kv[1]):
+            lines.append("| %s | %.2f |" % (part, seconds))
+        lines.append("")
+    lines.append("Objects left behind after the run: %d." % data.get("leftovers", 0))
+    for note in data.get("notes") or []:
+        lines.append("")
+        lines.append("Note: %s" % note)
+    return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- benchmark:begin (generated by benchmarks/engine.py --report) -->", "<!-- benchmark:end -->"
+
+
+def update_document(document: Path, text: str) -> None:
+    content = document.read_text()
+    if BEGIN not in content or END not in content:
+        raise SystemExit("%s has no %s ... %s section" % (document, BEGIN, END))
+    head, rest = content.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    document.write_text(head + BEGIN + "\n" + text + END + tail)
+
+
+# -- main -------------------------------------------------------------------------------------------
+
+
+def host_facts() -> Dict[str, Any]:
+    from ansible import __version__ as ansible_core
+
+    return {"machine": platform.node() or "?", "cpus": os.cpu_count(), "python": platform.python_version(),
+            "ansible": "ansible-core %s" % ansible_core}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3, help="no-op re-applies per tool (median reported)")
-    parser.add_argument("--copies", type=int, default=5, help="copies of the rendered platform to apply")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--copies", default="1,3,10", help="sizes, as copies of the platform's servable objects")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions per size and tool (medians reported)")
+    parser.add_argument("--with-k8s", action="store_true", help="also measure kubernetes.core.k8s (slow)")
+    parser.add_argument("--stages", action="store_true", help="also measure whole stages (site.yml no-op vs kubectl per role)")
+    parser.add_argument("--no-sizes", action="store_true", help="skip the per-size comparison")
+    parser.add_argument("--allow-skew", action="store_true", help="measure with a kubectl of another minor than the server")
+    parser.add_argument("--json", type=Path, help="write the run as JSON here")
+    parser.add_argument("--report", type=Path, help="print the Markdown tables of a JSON run (no measuring)")
+    parser.add_argument("--update", type=Path, help="with --report: replace the generated section of this document")
     args = parser.parse_args()
 
+    if args.report:
+        text = markdown(json.loads(args.report.read_text()))
+        if args.update:
+            update_document(args.update, text)
+        else:
+            print(text)
+        return 0
+
+    run = Run(started=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), host=host_facts())
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
-        render_seconds = render(work / "manifests")
+        before = load()
+        seconds = render(work / "manifests", [])
+        run.render = {"seconds": round(seconds, 2), "load": before}
         objects = load_objects(work / "manifests")
-        figures = [Figure("render (playbooks/render.yml)", "whole platform", render_seconds)]
-        print("render: %d objects in %.1f s (target < 20 s): %s" % (len(objects), render_seconds,
-                                                                   "ok" if render_seconds < 20 else "SLOWER THAN TARGET"))
-        kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
+        print("render: %d objects in %.1f s (load %.2f)" % (len(objects), seconds, before))
         if not os.environ.get("KUBECONFIG"):
-            print("apply comparison skipped: KUBECONFIG is not set")
-        elif not kubectl:
-            print("apply comparison skipped: no kubectl on PATH (or $KUBECTL)")
+            print("KUBECONFIG is not set: there is no API server to measure against, so only the render run was "
+                  "measured. Set KUBECONFIG (and KUBECTL to a kubectl of the server's minor version) to compare.")
+            run.notes.append("KUBECONFIG was not set: apply figures not measured")
         else:
-            served = servable(objects)
-            print("applying %d of the %d objects (the others are custom resources without CRDs here, or APIServices)"
-                  % (len(served), len(objects)))
-            many = with_namespaces([obj for n in range(args.copies) for obj in private_copy(served, "-c%d" % n)])
-            applied = compare(kubectl, many, work, args.repeat)
-            print_table(applied, len(many))
-            figures += applied
+            kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl") or ""
+            if not kubectl:
+                raise SystemExit("no kubectl: set KUBECTL to a kubectl of the API server's minor version")
+            run.kubectl = kubectl_versions(kubectl)
+            print("kubectl %(client)s (%(path)s), API server %(server)s" % run.kubectl)
+            if run.kubectl["skew"] != "0":
+                message = ("kubectl %(client)s is not of the API server's minor version (%(server)s): its figures would not "
+                           "compare like with like. Set KUBECTL to a kubectl of the server's minor." % run.kubectl)
+                if not args.allow_skew:
+                    raise SystemExit(message)
+                print("WARNING: " + message + " Measuring anyway (--allow-skew).")
+                run.notes.append("measured with --allow-skew: " + message)
+            from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import Discovery
+
+            served = servable(objects, Discovery(client()))
+            print("benchmarking %d of the %d rendered objects per copy (the others are custom resources, CRDs or "
+                  "APIServices)" % (len(served), len(objects)))
+            if not args.no_sizes:
+                compare(kubectl, served, [int(n) for n in args.copies.split(",")], args.repeat, args.with_k8s, work, run)
+            if args.stages:
+                stages(kubectl, args.repeat, work, run)
+            print("objects left behind: %d" % run.leftovers)
         if args.json:
-            args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2))
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(asdict(run), indent=2))
+        print()
+        print(markdown(json.loads(json.dumps(asdict(run)))))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

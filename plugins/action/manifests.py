@@ -54,8 +54,9 @@ PLATFORM_VARIABLES = {
 }
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML loader that keeps timestamps as strings: objects go to the API as JSON."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML loader that keeps timestamps as strings: objects go to the API as JSON. libyaml's parser
+    when PyYAML has it: about ten times faster than the pure-Python one on large manifests."""
 
 
 _Loader.yaml_implicit_resolvers = {
