@@ -334,7 +334,8 @@ def gce_differs(actual: Optional[Mapping[str, Any]], desired: Mapping[str, Any])
 
 
 def gce_instance_groups(frontends: Sequence[Mapping[str, Any]], instances: Sequence[Mapping[str, Any]],
-                        existing: Sequence[Mapping[str, Any]] = ()) -> List[Dict[str, Any]]:
+                        existing: Sequence[Mapping[str, Any]] = (),
+                        members: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     """Per-zone unmanaged instance groups of each load balancer.
 
     ``frontends`` items have ``name``, ``role`` (value of the instances' ``role`` label) and
@@ -342,6 +343,11 @@ def gce_instance_groups(frontends: Sequence[Mapping[str, Any]], instances: Seque
     gcp_compute_instance_group_info resources. One group per frontend and zone that holds at
     least one instance of the role, named ``<group_prefix><zone>``; ``sync`` says whether the
     group is missing or its size differs from its planned members.
+
+    A frontend with ``members: cluster`` (the API load balancer) gets its members from the
+    cluster stage, not from here: without ``members`` its groups are planned empty and synced
+    only when missing, so existing members are never touched; with ``members`` (instance
+    names, the cluster stage's call) a group's planned members are exactly those instances.
     """
     sizes = {(_short_link(g.get("zone")), g.get("name")): g.get("size", 0) for g in existing or []}
     groups: List[Dict[str, Any]] = []
@@ -353,17 +359,35 @@ def gce_instance_groups(frontends: Sequence[Mapping[str, Any]], instances: Seque
         for zone_link in sorted(zones):
             zone = zone_link.rsplit("/", 1)[-1]
             name = "%s%s" % (frontend["group_prefix"], zone)
-            members = sorted(i["selfLink"] for i in zones[zone_link])
             key = (_short_link(zone_link), name)
+            cluster_owned = frontend.get("members") == "cluster"
+            if cluster_owned and members is None:
+                planned: List[str] = []
+                sync = key not in sizes
+            else:
+                planned = sorted(i["selfLink"] for i in zones[zone_link]
+                                 if not cluster_owned or i.get("name") in set(members or []))
+                sync = key not in sizes or int(sizes[key]) != len(planned)
             groups.append({
                 "name": name,
                 "zone": zone,
                 "frontend": frontend["name"],
                 "link": "%s/instanceGroups/%s" % (zone_link, name),
-                "instances": members,
-                "sync": key not in sizes or int(sizes[key]) != len(members),
+                "instances": planned,
+                "sync": sync,
             })
     return groups
+
+
+def gce_topology_labels(zone: str) -> Dict[str, str]:
+    """Node labels of a GCE zone, from the metadata server's ``instance/zone`` value
+    (``projects/<number>/zones/<zone>``) or a bare zone name: ``topology.kubernetes.io/zone``
+    and ``topology.kubernetes.io/region`` (the zone without its ``-<letter>`` suffix)."""
+    name = str(zone).strip().rsplit("/", 1)[-1]
+    region, _, letter = name.rpartition("-")
+    if not region or len(letter) != 1 or not letter.isalpha() or "-" not in region:
+        raise GceFilterError("'%s' is not a GCE zone such as europe-west1-b" % zone)
+    return {"topology.kubernetes.io/region": region, "topology.kubernetes.io/zone": name}
 
 
 class FilterModule:
@@ -382,4 +406,5 @@ class FilterModule:
             "gce_iam_policy_holds": gce_iam_policy_holds,
             "gce_differs": gce_differs,
             "gce_instance_groups": gce_instance_groups,
+            "gce_topology_labels": gce_topology_labels,
         }

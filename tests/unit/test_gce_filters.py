@@ -266,6 +266,47 @@ def test_instance_groups_one_per_role_and_zone_with_sync_flags():
         "%s/zones/r1-b/instances/demo-worker-1" % COMPUTE, "%s/zones/r1-b/instances/demo-worker-2" % COMPUTE]
 
 
+def test_api_groups_are_created_empty_and_their_members_left_to_the_cluster_stage():
+    """The infra stage must not make a control-plane VM an API backend: a joining backend reaches
+    itself through the load balancer's locally routed address."""
+    frontends = [dict(FRONTENDS[0], members="cluster"), FRONTENDS[1]]
+    instances = [instance("demo-cp-1", "control-plane", "r1-b"), instance("demo-cp-2", "control-plane", "r1-c"),
+                 instance("demo-worker-1", "worker", "r1-b")]
+    existing = [{"name": "demo-cp-r1-b", "zone": "%s/zones/r1-b" % COMPUTE, "size": 1}]
+    groups = {g["name"]: g for g in gce.gce_instance_groups(frontends, instances, existing)}
+    assert groups["demo-cp-r1-b"] == dict(groups["demo-cp-r1-b"], instances=[], sync=False)   # existing: untouched
+    assert groups["demo-cp-r1-c"] == dict(groups["demo-cp-r1-c"], instances=[], sync=True)    # missing: created empty
+    assert groups["demo-workers-r1-b"]["instances"] == ["%s/zones/r1-b/instances/demo-worker-1" % COMPUTE]
+
+
+def test_api_groups_hold_exactly_the_members_the_cluster_stage_names():
+    frontends = [dict(FRONTENDS[0], members="cluster")]
+    instances = [instance("demo-cp-1", "control-plane", "r1-b"), instance("demo-cp-2", "control-plane", "r1-c"),
+                 instance("demo-cp-3", "control-plane", "r1-c")]
+    existing = [{"name": "demo-cp-r1-b", "zone": "%s/zones/r1-b" % COMPUTE, "size": 1},
+                {"name": "demo-cp-r1-c", "zone": "%s/zones/r1-c" % COMPUTE, "size": 2}]
+    groups = {g["name"]: g for g in gce.gce_instance_groups(frontends, instances, existing, ["demo-cp-1"])}
+    assert groups["demo-cp-r1-b"]["instances"] == ["%s/zones/r1-b/instances/demo-cp-1" % COMPUTE]
+    assert groups["demo-cp-r1-b"]["sync"] is False
+    assert groups["demo-cp-r1-c"]["instances"] == [] and groups["demo-cp-r1-c"]["sync"] is True   # the joiners leave
+    groups = {g["name"]: g for g in gce.gce_instance_groups(frontends, instances, existing, ["demo-cp-1", "demo-cp-2", "demo-cp-3"])}
+    assert len(groups["demo-cp-r1-c"]["instances"]) == 2 and groups["demo-cp-r1-c"]["sync"] is False
+
+
+@pytest.mark.parametrize("zone,labels", [
+    ("projects/123456789/zones/europe-west1-b", {"topology.kubernetes.io/zone": "europe-west1-b", "topology.kubernetes.io/region": "europe-west1"}),
+    ("us-central1-f", {"topology.kubernetes.io/zone": "us-central1-f", "topology.kubernetes.io/region": "us-central1"}),
+])
+def test_topology_labels_from_the_metadata_zone(zone, labels):
+    assert gce.gce_topology_labels(zone) == labels
+
+
+@pytest.mark.parametrize("zone", ["", "europe-west1", "projects/1/zones/", "b"])
+def test_topology_labels_refuse_what_is_not_a_zone(zone):
+    with pytest.raises(gce.GceFilterError):
+        gce.gce_topology_labels(zone)
+
+
 # --- IAM policies ----------------------------------------------------------------------------
 
 SA = "serviceAccount:demo-nodes@p.iam.gserviceaccount.com"
@@ -299,5 +340,5 @@ def test_filter_module_exports_every_helper():
     names = gce.FilterModule().filters()
     for name in ("gce_cidr_problems", "gce_instance_plan", "gce_firewall_rules", "gce_firewall_plan", "gce_differs",
                  "gce_instance_groups", "gce_iam_policy_missing", "gce_iam_policy_add", "gce_iam_policy_remove",
-                 "gce_iam_policy_holds", "gce_self_link_names"):
+                 "gce_iam_policy_holds", "gce_self_link_names", "gce_topology_labels"):
         assert callable(names[name])

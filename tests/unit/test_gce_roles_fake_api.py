@@ -144,9 +144,10 @@ def main():
         if kind == "gcp_compute_address" and current is None:
             resource["address"] = "198.51.100.%d" % counter
         if kind == "gcp_compute_instance_group":
-            resource["size"] = len(resource.pop("instances", []) or [])
+            members = [m.rsplit("/", 1)[-1] for m in resource.pop("instances", []) or []]
+            resource["size"], resource["members"] = len(members), sorted(members)
             if current is not None:                      # members are added silently
-                current["size"] = resource["size"]
+                current["size"], current["members"] = resource["size"], resource["members"]
                 json.dump(state, open(path, "w"), indent=1)
                 done(changed=False, **current)
         if kind == "gcp_compute_firewall" and current is not None:
@@ -257,7 +258,10 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     groups = state(fake)["instanceGroups"]
     assert sorted(g["name"] for g in groups.values()) == sorted(
         ["orchestrate-cp-europe-west1-%s" % z for z in "bcd"] + ["orchestrate-workers-europe-west1-%s" % z for z in "bcd"])
-    assert all(g["size"] == 1 for g in groups.values())
+    # The API groups start empty: the cluster stage adds each control-plane VM once its API server
+    # is healthy (a backend that is still joining would reach itself through the load balancer).
+    assert {g["name"]: g["size"] for g in groups.values()} == dict(
+        [("orchestrate-cp-europe-west1-%s" % z, 0) for z in "bcd"] + [("orchestrate-workers-europe-west1-%s" % z, 1) for z in "bcd"])
     services = state(fake)["backendServices"]
     assert services["europe-west1/orchestrate-api"]["loadBalancingScheme"] == "EXTERNAL"
     assert len(services["europe-west1/orchestrate-gateway"]["backends"]) == 3
@@ -300,3 +304,43 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
 
     play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", "-e", "destroy_pvc_disks=yes")
     assert names(fake, "disks") == ["pvc-2222"], "only this cluster's PersistentVolume disks are deleted"
+
+
+API_BACKENDS = """
+- name: Cluster stage's call of the API backends
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Set the API backends
+      ansible.builtin.include_role:
+        name: orchestrate.platform.gce_loadbalancer
+        tasks_from: api_backends
+"""
+
+
+def api_members(fake: Path) -> Dict[str, List[str]]:
+    return {g["name"]: g.get("members", []) for g in state(fake)["instanceGroups"].values() if g["name"].startswith("orchestrate-cp-")}
+
+
+def test_api_backends_follow_the_cluster_stage_and_the_infra_stage_keeps_them(fake: Path) -> None:
+    play(fake, "playbooks/infra.yml")
+    playbook = fake / "api_backends.yml"
+    playbook.write_text(API_BACKENDS)
+
+    def backends(*names: str) -> str:
+        return play(fake, str(playbook), "-e", json.dumps({"gce_loadbalancer_api_backends": list(names)}))
+
+    # A new cluster: only the node that runs kubeadm init is a backend.
+    assert changed(backends("orchestrate-cp-1")) == 1
+    assert api_members(fake) == {"orchestrate-cp-europe-west1-b": ["orchestrate-cp-1"],
+                                 "orchestrate-cp-europe-west1-c": [], "orchestrate-cp-europe-west1-d": []}
+    assert changed(backends("orchestrate-cp-1")) == 0, "second run must change nothing"
+    # After the joins every healthy node serves.
+    assert changed(backends("orchestrate-cp-1", "orchestrate-cp-2", "orchestrate-cp-3")) == 1   # one task, two groups
+    assert all(len(m) == 1 for m in api_members(fake).values())
+    # The infra stage leaves the members alone (it never sets them for the API groups).
+    assert changed(play(fake, "playbooks/infra.yml")) == 0
+    assert all(len(m) == 1 for m in api_members(fake).values())
+    # A node whose API server is down leaves the pool.
+    backends("orchestrate-cp-1", "orchestrate-cp-3")
+    assert api_members(fake)["orchestrate-cp-europe-west1-c"] == []
