@@ -1,4 +1,4 @@
-"""The cluster stage's result on a real cluster (KUBECONFIG): nodes Ready, a control plane on
+"""The cluster stage's result on a real cluster (KUBECONFIG): nodes Ready with zone and region labels, a control plane on
 every control-plane node, Calico rolled out by its operator, and cluster DNS answering.
 
 Skipped without KUBECONFIG, and where the API server has no nodes (an API server without
@@ -50,6 +50,21 @@ def test_every_node_is_ready(nodes: List[Any]) -> None:
 def test_control_plane_has_an_odd_number_of_nodes(nodes: List[Any]) -> None:
     count = len(control_plane_nodes(nodes))
     assert count % 2 == 1, "%d control-plane nodes: etcd needs an odd number" % count
+
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+
+
+def test_every_node_has_zone_and_region_labels(nodes: List[Any]) -> None:
+    """Set by the kubelets at join time (kubeadm_control_plane / kubeadm_join --node-labels from the
+    GCE metadata): without them every zone spread constraint of the platform does nothing."""
+    missing = [n.metadata.name for n in nodes if not {ZONE_LABEL, REGION_LABEL} <= set(n.metadata.labels or {})]
+    assert not missing, "nodes without %s and %s: %s" % (ZONE_LABEL, REGION_LABEL, missing)
+    for node in nodes:
+        labels = node.metadata.labels
+        assert labels[ZONE_LABEL].startswith(labels[REGION_LABEL] + "-"), "%s: zone %s is not in region %s" % (
+            node.metadata.name, labels[ZONE_LABEL], labels[REGION_LABEL])
 
 
 @pytest.mark.parametrize("component", CONTROL_PLANE_COMPONENTS)

@@ -5,6 +5,9 @@ kubeadm's pod subnet with Calico's IP pool. Everything runs offline through ansi
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -69,30 +72,28 @@ def preflight(tmp_path: Path, roles: List[str], inv: Path, extra_vars: Optional[
     return result, result.stdout + result.stderr
 
 
-def render_kubeadm_config(tmp_path: Path, inv: Path, play_vars: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-    """Template the role's kubeadm configuration for the first control-plane node with the role's own
-    defaults and vars (after its preflight), and return the parsed documents."""
-    out = tmp_path / "kubeadm-config.yaml"
+def render_template(tmp_path: Path, inv: Path, template: str, play_vars: Optional[Dict[str, Any]] = None,
+                    role: str = "kubeadm_control_plane", hosts: str = "control_plane[0]") -> str:
+    """Template one of a role's kubeadm configurations with the role's own defaults and vars (after
+    its preflight) and return the text exactly as it lands on the node."""
+    out = tmp_path / template.replace(".j2", "")
     playbook = write_playbook(
         tmp_path,
         [
             {
-                "name": "Render the kubeadm configuration",
-                "hosts": "control_plane[0]",
+                "name": "Render a kubeadm configuration",
+                "hosts": hosts,
                 "gather_facts": False,
                 "vars": play_vars or {},
                 "tasks": [
                     {
                         "name": "Check the settings and load the role's variables",
-                        "ansible.builtin.include_role": {"name": "orchestrate.platform.kubeadm_control_plane", "tasks_from": "preflight", "public": True},
+                        "ansible.builtin.include_role": {"name": "orchestrate.platform.%s" % role, "tasks_from": "preflight", "public": True},
                     },
                     {
                         "name": "Template the kubeadm configuration",
-                        "ansible.builtin.template": {
-                            "src": str(ROOT / "roles/kubeadm_control_plane/templates/kubeadm-config.yaml.j2"),
-                            "dest": str(out),
-                            "mode": "0600",
-                        },
+                        "ansible.builtin.template": {"src": str(ROOT / "roles" / role / "templates" / template), "dest": str(out), "mode": "0600"},
+                        "run_once": True,
                     },
                 ],
             }
@@ -100,7 +101,25 @@ def render_kubeadm_config(tmp_path: Path, inv: Path, play_vars: Optional[Dict[st
     )
     result = run_playbook([str(playbook), "-i", str(inv)])
     assert result.returncode == 0, result.stdout + result.stderr
-    return [doc for doc in yaml.safe_load_all(out.read_text()) if doc is not None]
+    return out.read_text()
+
+
+def kubeadm_documents(text: str) -> List[Dict[str, Any]]:
+    """Split a configuration the way kubeadm does - at every `---` line - and require every part to
+    be one object with apiVersion and kind. kubeadm refuses a part without them (a part holding
+    only a comment included): "kind and apiVersion is mandatory information that must be specified"."""
+    docs = []
+    for number, part in enumerate(re.split(r"(?m)^---[ \t]*$", text)):
+        doc = yaml.safe_load(part)
+        assert isinstance(doc, dict), "part %d of the kubeadm configuration is not an object (kubeadm rejects it): %r" % (number, part[:200])
+        assert doc.get("apiVersion") and doc.get("kind"), "part %d has no apiVersion/kind: %r" % (number, part[:200])
+        docs.append(doc)
+    return docs
+
+
+def render_kubeadm_config(tmp_path: Path, inv: Path, play_vars: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    """The init configuration of the first control-plane node, parsed the way kubeadm splits it."""
+    return kubeadm_documents(render_template(tmp_path, inv, "kubeadm-config.yaml.j2", play_vars))
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +301,131 @@ def test_calico_ip_pool_is_the_kubeadm_pod_subnet(tmp_path: Path, kubeadm_docs: 
     assert installation["spec"]["calicoNetwork"]["bgp"] == "Disabled"
     felix = yaml.safe_load((render_dir / "platform/calico/30-felixconfiguration-default.yaml").read_text())
     assert felix["spec"]["prometheusMetricsEnabled"] is True
+
+
+# --- Every configuration the roles hand to kubeadm: init, control-plane join, worker join, upgrade.
+
+TOKEN = "abcdef.0123456789abcdef"
+CA_HASH = "sha256:" + "0" * 64
+CERT_KEY = "f" * 64
+LABELS = {"topology.kubernetes.io/zone": "europe-west1-b", "topology.kubernetes.io/region": "europe-west1"}
+JOIN_COMMAND = "kubeadm join %s --token %s --discovery-token-ca-cert-hash %s " % (ENDPOINT, TOKEN, CA_HASH)
+
+
+@pytest.fixture(scope="module")
+def configs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    """The text of each kubeadm configuration file the roles write, as it lands on the node."""
+    tmp_path = tmp_path_factory.mktemp("kubeadm-configs")
+    inv = inventory(tmp_path)
+    texts = {
+        "init": render_template(tmp_path, inv, "kubeadm-config.yaml.j2",
+                                {"kubeadm_control_plane_advertise_address": "10.10.0.11", "__kubeadm_control_plane_node_labels": LABELS}),
+        "join-control-plane": render_template(tmp_path, inv, "kubeadm-join.yaml.j2", {
+            "kubeadm_control_plane_advertise_address": "10.10.0.12",
+            "__kubeadm_control_plane_node_labels": LABELS,
+            "__kubeadm_control_plane_discovery_endpoint": "10.10.0.11:6443",
+            "__kubeadm_control_plane_join_token": TOKEN,
+            "__kubeadm_control_plane_join_ca_hash": CA_HASH,
+            "__kubeadm_control_plane_join_certificate_key": CERT_KEY,
+        }),
+        "upgrade": render_template(tmp_path, inv, "kubeadm-upgrade.yaml.j2"),
+    }
+    texts["join-worker"] = render_template(tmp_path, inv, "kubeadm-join.yaml.j2", {
+        "kubeadm_join_node_name": "worker-1",
+        "__kubeadm_join_node_labels": LABELS,
+        "__kubeadm_join_discovery_endpoint": ENDPOINT,
+        "__kubeadm_join_token": TOKEN,
+        "__kubeadm_join_ca_hash": CA_HASH,
+    }, role="kubeadm_join", hosts="workers[0]")
+    return texts
+
+
+def test_kubeadm_documents_refuses_a_part_without_kind() -> None:
+    """The check itself: the layout kubeadm rejected (a comment, then `---`) fails it."""
+    with pytest.raises(AssertionError, match="part 0"):
+        kubeadm_documents("# Managed by orchestrate.platform\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n")
+    with pytest.raises(AssertionError, match="part 1"):
+        kubeadm_documents("apiVersion: v1\nkind: A\n---\nfoo: bar\n")
+
+
+@pytest.mark.parametrize("name,kinds", [
+    ("init", ["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"]),
+    ("join-control-plane", ["JoinConfiguration"]),
+    ("join-worker", ["JoinConfiguration"]),
+    ("upgrade", ["UpgradeConfiguration"]),
+])
+def test_every_part_of_every_kubeadm_configuration_has_kind_and_api_version(configs: Dict[str, str], name: str, kinds: List[str]) -> None:
+    assert [doc["kind"] for doc in kubeadm_documents(configs[name])] == kinds
+
+
+def test_control_plane_join_configuration(configs: Dict[str, str]) -> None:
+    (join,) = kubeadm_documents(configs["join-control-plane"])
+    assert join["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+    assert join["discovery"]["bootstrapToken"] == {"apiServerEndpoint": "10.10.0.11:6443", "token": TOKEN, "caCertHashes": [CA_HASH]}
+    assert join["controlPlane"] == {"localAPIEndpoint": {"advertiseAddress": "10.10.0.12", "bindPort": 6443}, "certificateKey": CERT_KEY}
+    assert join["nodeRegistration"]["criSocket"] == "unix:///run/containerd/containerd.sock"
+
+
+def test_worker_join_configuration(configs: Dict[str, str]) -> None:
+    (join,) = kubeadm_documents(configs["join-worker"])
+    assert join["discovery"]["bootstrapToken"] == {"apiServerEndpoint": ENDPOINT, "token": TOKEN, "caCertHashes": [CA_HASH]}
+    assert "controlPlane" not in join
+    assert join["nodeRegistration"]["name"] == "worker-1"
+
+
+@pytest.mark.parametrize("name,kind", [("init", "InitConfiguration"), ("join-control-plane", "JoinConfiguration"), ("join-worker", "JoinConfiguration")])
+def test_kubelets_register_with_the_zone_and_region_labels(configs: Dict[str, str], name: str, kind: str) -> None:
+    registration = [d for d in kubeadm_documents(configs[name]) if d["kind"] == kind][0]["nodeRegistration"]
+    assert registration["kubeletExtraArgs"] == [
+        {"name": "node-labels", "value": "topology.kubernetes.io/region=europe-west1,topology.kubernetes.io/zone=europe-west1-b"}]
+
+
+def test_init_token_is_short_lived_and_marked_for_removal(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    """kubeadm init's own token would otherwise be valid 24 h; tokens.yml deletes it by its description."""
+    tokens = kubeadm_docs["InitConfiguration"]["bootstrapTokens"]
+    assert tokens == [{"description": "orchestrate.platform node join", "ttl": "15m"}]
+    role_vars = yaml.safe_load((ROOT / "roles/kubeadm_control_plane/vars/main.yml").read_text())
+    join_vars = yaml.safe_load((ROOT / "roles/kubeadm_join/vars/main.yml").read_text())
+    assert role_vars["_kubeadm_control_plane_token_description"] == join_vars["_kubeadm_join_token_description"] == tokens[0]["description"]
+
+
+def test_kubelets_get_serving_certificates_from_the_cluster_ca(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    assert kubeadm_docs["KubeletConfiguration"]["serverTLSBootstrap"] is True
+
+
+def test_upgrade_configuration_names_the_target(configs: Dict[str, str]) -> None:
+    (upgrade,) = kubeadm_documents(configs["upgrade"])
+    assert upgrade["apply"]["kubernetesVersion"] == "v1.36.4"
+
+
+# A real kubeadm of the target minor, when one is on PATH (never part of the project).
+KUBEADM = shutil.which("kubeadm")
+needs_kubeadm = pytest.mark.skipif(KUBEADM is None, reason="no kubeadm on PATH: the configurations are checked against kubeadm's own parser only when one is installed")
+
+
+def kubeadm(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(KUBEADM), *args], capture_output=True, text=True, timeout=300, check=False, env=env)
+
+
+@needs_kubeadm
+@pytest.mark.parametrize("name", ["init", "join-control-plane", "join-worker", "upgrade"])
+def test_real_kubeadm_validates_the_configuration(configs: Dict[str, str], name: str, tmp_path: Path) -> None:
+    path = tmp_path / ("%s.yaml" % name)
+    path.write_text(configs[name])
+    result = kubeadm("config", "validate", "--config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_kubeadm
+def test_real_kubeadm_init_dry_run_runs_to_the_end(configs: Dict[str, str], tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "init.yaml"
+    path.write_text(configs["init"])
+    dry_run = tmp_path / "dry-run"
+    dry_run.mkdir()
+    result = kubeadm("init", "--config", str(path), "--dry-run", "--ignore-preflight-errors=all", "--skip-phases=preflight",
+                     env=dict(os.environ, KUBEADM_INIT_DRYRUN_DIR=str(dry_run)))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Your Kubernetes control-plane has initialized successfully" in result.stdout
+    assert "--node-labels=topology.kubernetes.io/region=europe-west1,topology.kubernetes.io/zone=europe-west1-b" in result.stdout

@@ -29,7 +29,7 @@ def test_image_is_pinned_to_the_release(metrics: List[Obj]) -> None:
 
 def test_kubeadm_flags(metrics: List[Obj]) -> None:
     args = deployment(metrics)["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--kubelet-insecure-tls" in args, "kubeadm's kubelets serve self-signed certificates"
+    assert "--kubelet-insecure-tls" not in args, "kubelets serve certificates of the cluster CA (serverTLSBootstrap + approved CSRs)"
     assert "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname" in args
     assert "--kubelet-use-node-status-port" in args
 
