@@ -429,3 +429,12 @@ def test_real_kubeadm_init_dry_run_runs_to_the_end(configs: Dict[str, str], tmp_
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Your Kubernetes control-plane has initialized successfully" in result.stdout
     assert "--node-labels=topology.kubernetes.io/region=europe-west1,topology.kubernetes.io/zone=europe-west1-b" in result.stdout
+
+
+@pytest.mark.parametrize("role,variable", [("kubeadm_control_plane", "kubeadm_control_plane_node_labels"), ("kubeadm_join", "kubeadm_join_node_labels")])
+def test_preflight_refuses_labels_a_kubelet_may_not_set(tmp_path: Path, role: str, variable: str) -> None:
+    """The kubelet would refuse to start with them (NodeRestriction's kubernetes.io namespaces)."""
+    labels = {"node-role.kubernetes.io/worker": "", "topology.kubernetes.io/zone": "europe-west1-b"}
+    result, output = preflight(tmp_path, [role], inventory(tmp_path), {variable: labels})
+    assert result.returncode != 0
+    assert "%s: ['node-role.kubernetes.io/worker']" % variable in output
