@@ -344,3 +344,55 @@ def test_api_backends_follow_the_cluster_stage_and_the_infra_stage_keeps_them(fa
     # A node whose API server is down leaves the pool.
     backends("orchestrate-cp-1", "orchestrate-cp-3")
     assert api_members(fake)["orchestrate-cp-europe-west1-c"] == []
+
+
+SELECTION = """
+- name: What api_health would have measured
+  hosts: control_plane
+  gather_facts: false
+  tasks:
+    - name: Mark the ready nodes
+      ansible.builtin.set_fact:
+        __kubeadm_control_plane_api_backend: "{{ inventory_hostname in ready }}"
+
+- name: The cluster stage's selection
+  ansible.builtin.import_playbook: @ROOT@/playbooks/cluster_api_backends.yml
+"""
+
+
+def seed_control_plane(fake: Path) -> Path:
+    """Three control-plane instances and their empty API groups, and an inventory that reaches
+    the 'nodes' through a local connection (api_backends waits on them for the local route)."""
+    data = state(fake)
+    base = "https://www.googleapis.com/compute/v1/projects/orchestrate-test-0000/zones/europe-west1-"
+    for number, zone in ((1, "b"), (2, "c"), (3, "d")):
+        name = "orchestrate-cp-%d" % number
+        data.setdefault("instances", {})["europe-west1-%s/%s" % (zone, name)] = {
+            "name": name, "zone": base + zone, "selfLink": "%s%s/instances/%s" % (base, zone, name),
+            "labels": {"cluster": "orchestrate", "role": "control-plane"}}
+        group = "orchestrate-cp-europe-west1-%s" % zone
+        data.setdefault("instanceGroups", {})["europe-west1-%s/%s" % (zone, group)] = {
+            "name": group, "zone": base + zone, "size": 0, "members": [], "selfLink": "%s%s/instanceGroups/%s" % (base, zone, group)}
+    (fake / "gce.json").write_text(json.dumps(data))
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    inventory = fake / "control_plane.yml"
+    inventory.write_text(json.dumps({"all": {"children": {"k8s_cluster": {"children": {"control_plane": {"hosts": {
+        "orchestrate-cp-%d" % n: local for n in (1, 2, 3)}}}}}}}))
+    playbook = fake / "selection.yml"
+    playbook.write_text(SELECTION.replace("@ROOT@", str(ROOT)))
+    return inventory
+
+
+def test_cluster_stage_makes_only_ready_nodes_backends_and_waits_for_the_local_route(fake: Path) -> None:
+    inventory = seed_control_plane(fake)
+    # 127.0.0.1 is routed locally on this machine, as the guest agent routes the LB address on a backend.
+    common = ("-i", str(inventory), "-e", json.dumps({"platform_control_plane_endpoint": "127.0.0.1:6443"}))
+    output = play(fake, str(fake / "selection.yml"), *common, "-e", json.dumps({"ready": ["orchestrate-cp-1", "orchestrate-cp-3"]}))
+    assert "Wait until each backend routes the load balancer's address locally" in output
+    assert api_members(fake) == {"orchestrate-cp-europe-west1-b": ["orchestrate-cp-1"], "orchestrate-cp-europe-west1-c": [],
+                                 "orchestrate-cp-europe-west1-d": ["orchestrate-cp-3"]}
+    # A run that left a control-plane node out cannot know its health: the members stay.
+    output = play(fake, str(fake / "selection.yml"), *common, "-e", json.dumps({"ready": ["orchestrate-cp-1"]}),
+                  "--limit", "localhost,orchestrate-cp-1,orchestrate-cp-2")
+    assert re.search(r"API load balancer backends not changed: \[''orchestrate-cp-3''\]\s+were not checked", output), output[-5000:]
+    assert api_members(fake)["orchestrate-cp-europe-west1-d"] == ["orchestrate-cp-3"]
