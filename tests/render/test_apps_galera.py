@@ -113,9 +113,12 @@ def test_writer_service_selects_one_labelled_member(rendered: Rendered, sts: Obj
 
 def test_passwords_live_in_a_secret(rendered: Rendered) -> None:
     secret = one(rendered, "Secret")
-    keys = set(secret["stringData"])
-    assert keys == {"root-password", "user-password", "sst-password", "exporter-password", "backup-password", "restore-password"}
-    assert all(len(value) == 32 and value.isalnum() for value in secret["stringData"].values())
+    passwords = {k: v for k, v in secret["stringData"].items() if k.endswith("-password")}
+    assert set(passwords) == {"root-password", "user-password", "sst-password", "exporter-password", "backup-password", "restore-password"}
+    assert all(len(value) == 32 and value.isalnum() for value in passwords.values())
+    # The exporter's client file is derived from its password, not kept on its own.
+    assert set(secret["stringData"]) - set(passwords) == {"exporter.cnf"}
+    assert secret["stringData"]["exporter.cnf"] == "[client]\npassword=%s\n" % passwords["exporter-password"]
     for workload in workloads(rendered):
         for c in policies.containers(workload):
             for env in c.get("env", []):
@@ -123,9 +126,23 @@ def test_passwords_live_in_a_secret(rendered: Rendered) -> None:
                     assert "value" not in env, "%s inlines %s" % (policies.name(workload), env["name"])
 
 
-# The mysqld-exporter container still reads its password from the environment (its image takes a
-# whole my.cnf file, not a password file): the rule is checked on the MariaDB and backup containers.
 FILE_CONTAINERS = [("StatefulSet", "mariadb"), ("CronJob", "backup")]
+
+
+@pytest.mark.parametrize("kind", ["StatefulSet", "CronJob"])
+def test_no_container_takes_a_password_from_the_environment(rendered: Rendered, kind: str) -> None:
+    assert not policies.secret_env_problems(one(rendered, kind))
+
+
+def test_the_exporter_reads_its_password_from_a_mounted_client_file(sts: Obj, rendered: Rendered) -> None:
+    exporter = container(sts, "exporter")
+    flag = next(a for a in exporter["args"] if a.startswith("--config.my-cnf="))
+    directory, _, file = flag.split("=", 1)[1].rpartition("/")
+    mount = next(m for m in exporter["volumeMounts"] if m["mountPath"] == directory)
+    volume = next(v for v in policies.pod_spec(sts)["volumes"] if v["name"] == mount["name"])["secret"]
+    assert mount["readOnly"] is True and volume["secretName"] == one(rendered, "Secret")["metadata"]["name"]
+    assert volume["items"] == [{"key": "exporter.cnf", "path": file}]
+    assert "--mysqld.username=exporter" in exporter["args"] and not exporter.get("env")
 
 
 @pytest.mark.parametrize("kind, name", FILE_CONTAINERS)
