@@ -27,7 +27,7 @@ The machine load (os.getloadavg) is recorded with every measurement; on a shared
 ratios from one run, not absolute times across runs.
 
 Usage: python benchmarks/engine.py [--copies 1,3,10] [--repeat 3] [--stages] [--json FILE]
-       python benchmarks/engine.py --report FILE.json [--update DOC.md]   (Markdown tables from a run)
+       python benchmarks/engine.py --report FILE.json... [--update DOC.md]   (Markdown tables of runs)
 """
 
 from __future__ import annotations
@@ -329,7 +329,15 @@ def measure(name: str, tool: Tool, objects: List[Obj], work: Path, repetition: i
     return Sample(name, len(mine), repetition, round(first, 3), round(noop, 3), changed, before), left
 
 
-def compare(kubectl: str, served: List[Obj], sizes: List[int], repeat: int, with_k8s: bool, work: Path, run: Run) -> None:
+def save(run: Run, path: Optional[Path]) -> None:
+    """Write the run so far (after every measurement: an interrupted run keeps what it measured)."""
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(run), indent=2))
+
+
+def compare(kubectl: str, served: List[Obj], sizes: List[int], repeat: int, with_k8s: bool, work: Path, run: Run,
+            out: Optional[Path]) -> None:
     named = tools(kubectl, with_k8s)
     for count in sizes:
         objects = copies(served, count, "c")
@@ -341,9 +349,11 @@ def compare(kubectl: str, served: List[Obj], sizes: List[int], repeat: int, with
                 sample, left = measure(name, tool, objects, work, repetition)
                 run.samples.append(sample)
                 run.leftovers += left
+                save(run, out)
                 print("  %5d objects  rep %d  %-40s first %6.2f s  no-op %6.2f s  changed %s  load %.2f"
                       % (sample.objects, repetition, name, sample.first, sample.noop, sample.changed, sample.load), flush=True)
         summarise(run, run.samples[mark:])
+        save(run, out)
 
 
 def summarise(run: Run, samples: List[Sample]) -> None:
@@ -393,7 +403,13 @@ def profile(report: Dict[str, Any], wall: float) -> Dict[str, float]:
         for task in one["tasks"]:
             name = task["task"]["name"]
             seconds = stamp(task["task"]["duration"]["end"]) - stamp(task["task"]["duration"]["start"])
-            group = name.split(" : ")[0] if " : " in name else one["play"]["name"].split(" - ")[0]
+            play_name = one["play"]["name"]
+            if play_name.startswith("Preflight") or "check the inputs" in play_name.lower():
+                group = "preflight: " + play_name  # input checks, whichever role's tasks they include
+            elif " : " in name:
+                group = "role " + name.split(" : ")[0]
+            else:
+                group = "play: " + play_name
             parts[group] = parts.get(group, 0.0) + seconds
             tasks += seconds
     parts = {key: round(value, 3) for key, value in parts.items()}
@@ -538,6 +554,20 @@ def stage_cleanup(objects: List[Obj], applyset_namespace: str, run: Run) -> None
 # -- the report --------------------------------------------------------------------------------------
 
 
+def merged(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Several runs (e.g. the small sizes with more repetitions, the large one with fewer) as one report."""
+    out = dict(runs[0])
+    for key in ("samples", "figures", "notes"):
+        out[key] = [item for data in runs for item in data.get(key) or []]
+    out["leftovers"] = sum(data.get("leftovers", 0) for data in runs)
+    out["stages"] = next((data["stages"] for data in runs if data.get("stages")), {})
+    out["started"] = ", ".join(data["started"] for data in runs)
+    versions = {(data.get("kubectl") or {}).get("client") for data in runs} | {(data.get("kubectl") or {}).get("server") for data in runs}
+    if len(versions - {None}) > 2:
+        out["notes"].append("the merged runs used different kubectl or server versions: %s" % sorted(versions - {None}))
+    return out
+
+
 def markdown(data: Dict[str, Any]) -> str:
     lines = []
     host = data["host"]
@@ -606,7 +636,14 @@ def host_facts() -> Dict[str, Any]:
             "ansible": "ansible-core %s" % ansible_core}
 
 
+def interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("signal %d" % signum)  # so that the copy being measured is deleted
+
+
 def main() -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, interrupted)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", default="1,3,10", help="sizes, as copies of the platform's servable objects")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per size and tool (medians reported)")
@@ -615,12 +652,12 @@ def main() -> int:
     parser.add_argument("--no-sizes", action="store_true", help="skip the per-size comparison")
     parser.add_argument("--allow-skew", action="store_true", help="measure with a kubectl of another minor than the server")
     parser.add_argument("--json", type=Path, help="write the run as JSON here")
-    parser.add_argument("--report", type=Path, help="print the Markdown tables of a JSON run (no measuring)")
+    parser.add_argument("--report", type=Path, nargs="+", help="print the Markdown tables of JSON runs (no measuring)")
     parser.add_argument("--update", type=Path, help="with --report: replace the generated section of this document")
     args = parser.parse_args()
 
     if args.report:
-        text = markdown(json.loads(args.report.read_text()))
+        text = markdown(merged([json.loads(path.read_text()) for path in args.report]))
         if args.update:
             update_document(args.update, text)
         else:
@@ -658,13 +695,11 @@ def main() -> int:
             print("benchmarking %d of the %d rendered objects per copy (the others are custom resources, CRDs or "
                   "APIServices)" % (len(served), len(objects)))
             if not args.no_sizes:
-                compare(kubectl, served, [int(n) for n in args.copies.split(",")], args.repeat, args.with_k8s, work, run)
+                compare(kubectl, served, [int(n) for n in args.copies.split(",")], args.repeat, args.with_k8s, work, run, args.json)
             if args.stages:
                 stages(kubectl, args.repeat, work, run)
             print("objects left behind: %d" % run.leftovers)
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(asdict(run), indent=2))
+        save(run, args.json)
         print()
         print(markdown(json.loads(json.dumps(asdict(run)))))
     finally:

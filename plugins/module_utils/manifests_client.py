@@ -139,9 +139,14 @@ class Client:
         payload = json.dumps(body).encode() if body is not None else None
         if payload is not None and content_type is None:
             content_type = "application/json"
-        response = self._pool.request(
-            method, url, body=payload, headers=self._headers(content_type, accept), timeout=self._timeout, retries=False
-        )
+        import urllib3
+
+        try:
+            response = self._pool.request(
+                method, url, body=payload, headers=self._headers(content_type, accept), timeout=self._timeout, retries=False
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise ManifestError("cannot reach the API server at %s (%s %s): %s" % (self._host, method, path, exc))
         data = _decode(response.data)
         if response.status >= 300:
             message = data.get("message", "") if isinstance(data, dict) else response.data[:300].decode(errors="replace")
