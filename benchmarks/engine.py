@@ -16,6 +16,7 @@ in the report). Without KUBECONFIG it measures the render run only and says that
      - the engine through ansible-playbook, in-process      (what a user runs: one role, one task)
      - the engine through ansible-playbook, as a module     (execution: module, as on a delegated host)
      - the engine's run() called in-process, no Ansible     (the engine's own work)
+     - ansible-playbook with one debug task and no engine   (the floor of any ansible-playbook run)
      - kubernetes.core.k8s, one task with the whole list    (--with-k8s; what the engine replaces)
 3. Whole stages (--stages; needs a cluster where the platform is not installed: it refuses when any
    of its namespaces or cluster-scoped objects exist, and removes everything it made): site.yml
@@ -39,6 +40,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -75,6 +77,8 @@ class Sample:
     noop: float
     changed: Optional[int]
     load: float
+    first_cpu: Optional[float] = None
+    noop_cpu: Optional[float] = None
 
 
 @dataclass
@@ -88,6 +92,10 @@ class Figure:
     first_ms_per_object: float
     noop_ms_per_object: float
     changed: Optional[int]
+    first_cpu: Optional[float] = None
+    noop_cpu: Optional[float] = None
+    first_cpu_ratio: Optional[float] = None
+    noop_cpu_ratio: Optional[float] = None
 
 
 @dataclass
@@ -116,10 +124,19 @@ def env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return out
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+LAST_CPU = [0.0]  # CPU seconds (user + system) of the last timed() command and its children
+
+
 def timed(command: List[str], extra_env: Optional[Dict[str, str]] = None) -> Tuple[float, str]:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     result = subprocess.run(command, cwd=ROOT, env=env(extra_env), capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
+    LAST_CPU[0] = children_cpu() - cpu
     if result.returncode != 0:
         raise SystemExit("failed: %s\n%s%s" % (" ".join(command)[:400], result.stdout[-3000:], result.stderr[-3000:]))
     return elapsed, result.stdout
@@ -164,9 +181,13 @@ def render(target: Path, extra: List[str]) -> float:
     return seconds
 
 
-def load_objects(directory: Path) -> List[Obj]:
+def load_objects(directory: Path, templates_only: bool = False) -> List[Obj]:
+    """The rendered objects; with templates_only, those of the roles' own templates (files named
+    `<nn>-...`), not of downloaded upstream manifests, so that a run with or without the downloads
+    measures the same set."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return [doc for path in sorted(directory.rglob("*.yaml")) for doc in yaml.load_all(path.read_text(), Loader=loader) if doc]
+    paths = [path for path in sorted(directory.rglob("*.yaml")) if not templates_only or path.name[:1].isdigit()]
+    return [doc for path in paths for doc in yaml.load_all(path.read_text(), Loader=loader) if doc]
 
 
 def servable(objects: List[Obj], discovery: Any) -> List[Obj]:
@@ -262,29 +283,29 @@ def delete_objects(objects: List[Obj], extra_namespaces: List[str], timeout: flo
 
 # -- the tools -----------------------------------------------------------------------------------
 
-Tool = Callable[[Path, str], Tuple[float, Optional[int]]]
+Tool = Callable[[Path, str], Tuple[float, float, Optional[int]]]  # wall seconds, CPU seconds, changed
 
 
 def kubectl_tool(kubectl: str) -> Tool:
-    def run(path: Path, applyset_namespace: str) -> Tuple[float, Optional[int]]:
+    def run(path: Path, applyset_namespace: str) -> Tuple[float, float, Optional[int]]:
         seconds, _ = timed([kubectl, "apply", "--server-side", "--force-conflicts", "--field-manager=" + KUBECTL_MANAGER,
                             "-f", str(path)])
-        return seconds, None  # kubectl prints "serverside-applied" for every object, changed or not
+        return seconds, LAST_CPU[0], None  # kubectl prints "serverside-applied" for every object, changed or not
 
     return run
 
 
 def playbook_tool(playbook: str, *extra: str) -> Tool:
-    def run(path: Path, applyset_namespace: str) -> Tuple[float, Optional[int]]:
+    def run(path: Path, applyset_namespace: str) -> Tuple[float, float, Optional[int]]:
         variables = {"bench_files": [str(path)], "platform_kubeconfig": os.environ["KUBECONFIG"],
                      "platform_applyset_namespace": applyset_namespace}
         seconds, out = timed([str(BIN / "ansible-playbook"), str(HERE / playbook), "-e", json.dumps(variables), *extra])
-        return seconds, recap_changed(out)
+        return seconds, LAST_CPU[0], recap_changed(out)
 
     return run
 
 
-def inprocess_tool(path: Path, applyset_namespace: str) -> Tuple[float, Optional[int]]:
+def inprocess_tool(path: Path, applyset_namespace: str) -> Tuple[float, float, Optional[int]]:
     """The engine's run() as the action plugin calls it, without Ansible (objects already parsed)."""
     from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_engine import ARGUMENT_SPEC, run
 
@@ -292,10 +313,10 @@ def inprocess_tool(path: Path, applyset_namespace: str) -> Tuple[float, Optional
     params = {key: spec.get("default") for key, spec in ARGUMENT_SPEC.items()}
     params.update(stage="bench", role="bench_inprocess", mode="apply", wait=False,
                   kubeconfig=os.environ["KUBECONFIG"], applyset_namespace=applyset_namespace)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = run(params, [("objects.yaml", objects)], check_mode=False, diff=False)
-    seconds = time.perf_counter() - started
-    return seconds, sum(count for action, count in result["summary"].items() if action in ("created", "configured", "pruned"))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return seconds, cpu, sum(count for action, count in result["summary"].items() if action in ("created", "configured", "pruned"))
 
 
 def tools(kubectl: str, with_k8s: bool) -> Dict[str, Tool]:
@@ -304,6 +325,7 @@ def tools(kubectl: str, with_k8s: bool) -> Dict[str, Tool]:
         "engine, ansible-playbook (in-process)": playbook_tool("engine.yml"),
         "engine, ansible-playbook (module)": playbook_tool("engine.yml", "-e", "platform_engine_execution=module"),
         "engine run() in-process, no Ansible": inprocess_tool,
+        "ansible-playbook floor (one debug task, no engine)": playbook_tool("floor.yml"),
     }
     if with_k8s:
         out["kubernetes.core.k8s, one task"] = playbook_tool("k8s.yml")
@@ -322,11 +344,12 @@ def measure(name: str, tool: Tool, objects: List[Obj], work: Path, repetition: i
     namespaces = sorted({o["metadata"]["name"] for o in mine if o["kind"] == "Namespace"} | {applyset_namespace})
     try:
         before = load()
-        first, _ = tool(path, applyset_namespace)
-        noop, changed = tool(path, applyset_namespace)
+        first, first_cpu, _ = tool(path, applyset_namespace)
+        noop, noop_cpu, changed = tool(path, applyset_namespace)
     finally:
         left = delete_objects(mine, namespaces)
-    return Sample(name, len(mine), repetition, round(first, 3), round(noop, 3), changed, before), left
+    return Sample(name, len(mine), repetition, round(first, 3), round(noop, 3), changed, before,
+                  round(first_cpu, 3), round(noop_cpu, 3)), left
 
 
 def save(run: Run, path: Optional[Path]) -> None:
@@ -337,8 +360,10 @@ def save(run: Run, path: Optional[Path]) -> None:
 
 
 def compare(kubectl: str, served: List[Obj], sizes: List[int], repeat: int, with_k8s: bool, work: Path, run: Run,
-            out: Optional[Path]) -> None:
+            out: Optional[Path], only: Optional[List[str]] = None) -> None:
     named = tools(kubectl, with_k8s)
+    if only:
+        named = {name: tool for name, tool in named.items() if name.startswith("kubectl") or any(word in name for word in only)}
     for count in sizes:
         objects = copies(served, count, "c")
         mark = len(run.samples)
@@ -350,8 +375,9 @@ def compare(kubectl: str, served: List[Obj], sizes: List[int], repeat: int, with
                 run.samples.append(sample)
                 run.leftovers += left
                 save(run, out)
-                print("  %5d objects  rep %d  %-40s first %6.2f s  no-op %6.2f s  changed %s  load %.2f"
-                      % (sample.objects, repetition, name, sample.first, sample.noop, sample.changed, sample.load), flush=True)
+                print("  %5d objects  rep %d  %-40s first %6.2f s (cpu %5.2f)  no-op %6.2f s (cpu %5.2f)  changed %s  load %.2f"
+                      % (sample.objects, repetition, name, sample.first, sample.first_cpu or 0, sample.noop,
+                         sample.noop_cpu or 0, sample.changed, sample.load), flush=True)
         summarise(run, run.samples[mark:])
         save(run, out)
 
@@ -366,13 +392,23 @@ def summarise(run: Run, samples: List[Sample]) -> None:
     reference = by_tool["kubectl apply --server-side"]
     ref_first = statistics.median(s.first for s in reference)
     ref_noop = statistics.median(s.noop for s in reference)
+    def cpu(samples: List[Sample], step: str) -> Optional[float]:
+        values = [getattr(s, step + "_cpu") for s in samples if getattr(s, step + "_cpu") is not None]
+        return statistics.median(values) if values else None
+
     for tool, mine in by_tool.items():
         first = statistics.median(s.first for s in mine)
         noop = statistics.median(s.noop for s in mine)
         changed = [s.changed for s in mine if s.changed is not None]
-        run.figures.append(Figure(tool, count, round(first, 3), round(noop, 3), round(first / ref_first, 2),
-                                  round(noop / ref_noop, 2), round(1000 * first / count, 2), round(1000 * noop / count, 2),
-                                  max(changed) if changed else None))
+        figure = Figure(tool, count, round(first, 3), round(noop, 3), round(first / ref_first, 2),
+                        round(noop / ref_noop, 2), round(1000 * first / count, 2), round(1000 * noop / count, 2),
+                        max(changed) if changed else None)
+        for step in ("first", "noop"):
+            mine_cpu, ref_cpu = cpu(mine, step), cpu(reference, step)
+            if mine_cpu is not None and ref_cpu:
+                setattr(figure, step + "_cpu", round(mine_cpu, 3))
+                setattr(figure, step + "_cpu_ratio", round(mine_cpu / ref_cpu, 2))
+        run.figures.append(figure)
 
 
 # -- whole stages ----------------------------------------------------------------------------------
@@ -420,22 +456,27 @@ def profile(report: Dict[str, Any], wall: float) -> Dict[str, float]:
 
 def site_noop(variables: List[str]) -> Tuple[float, int, Dict[str, float]]:
     seconds, out = timed([str(BIN / "ansible-playbook"), "site.yml", *variables], {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    cpu = LAST_CPU[0]
     report = json.loads(out)
     changed = sum(host.get("changed", 0) for host in report["stats"].values())
-    return seconds, changed, profile(report, seconds)
+    parts = profile(report, seconds)
+    parts["(CPU seconds of the run, user + system)"] = round(cpu, 3)
+    return seconds, changed, parts
 
 
 def role_dirs(rendered: Path) -> List[Path]:
     return sorted({path.parent for path in rendered.rglob("*.yaml")})
 
 
-def kubectl_per_role(kubectl: str, rendered: Path) -> float:
-    total = 0.0
+def kubectl_per_role(kubectl: str, rendered: Path) -> Tuple[float, float]:
+    """Wall and CPU seconds of one `kubectl apply --server-side` per role directory, one after the other."""
+    total, cpu = 0.0, 0.0
     for directory in role_dirs(rendered):
         seconds, _ = timed([kubectl, "apply", "--server-side", "--force-conflicts", "--field-manager=" + KUBECTL_MANAGER,
                             "-R", "-f", str(directory)])
         total += seconds
-    return total
+        cpu += LAST_CPU[0]
+    return total, cpu
 
 
 def existing(objects: List[Obj]) -> List[str]:
@@ -490,10 +531,10 @@ def stages(kubectl: str, repeat: int, work: Path, run: Run) -> None:
                 if tool == "site":
                     seconds, changed, parts = site_noop(variables)
                     samples.append({"tool": "site.yml no-op", "seconds": round(seconds, 3), "changed": changed,
-                                    "load": before, "parts": parts})
+                                    "load": before, "parts": parts, "cpu": parts["(CPU seconds of the run, user + system)"]})
                 else:
-                    seconds = kubectl_per_role(kubectl, rendered)
-                    samples.append({"tool": "kubectl per role", "seconds": round(seconds, 3), "load": before})
+                    seconds, cpu = kubectl_per_role(kubectl, rendered)
+                    samples.append({"tool": "kubectl per role", "seconds": round(seconds, 3), "load": before, "cpu": round(cpu, 3)})
                 print("  stages rep %d  %-18s %6.2f s  load %.2f" % (repetition, samples[-1]["tool"], seconds, before), flush=True)
         site = [s for s in samples if s["tool"] == "site.yml no-op"]
         kube = [s for s in samples if s["tool"] == "kubectl per role"]
@@ -504,6 +545,8 @@ def stages(kubectl: str, repeat: int, work: Path, run: Run) -> None:
                       "converge_seconds": round(converge, 3), "second_run_seconds": round(converge_again, 3),
                       "site_noop": round(median_site, 3), "kubectl_per_role": round(median_kube, 3),
                       "ratio": round(median_site / median_kube, 2), "changed": max(s["changed"] for s in site),
+                      "site_noop_cpu": statistics.median(s["cpu"] for s in site),
+                      "kubectl_per_role_cpu": statistics.median(s["cpu"] for s in kube),
                       "parts_of_median_run": middle["parts"], "samples": samples}
     finally:
         stage_cleanup(objects, applyset_namespace, run)
@@ -593,6 +636,13 @@ def markdown(data: Dict[str, Any]) -> str:
                 f["tool"], f["first"], f["first_ratio"], f["first_ms_per_object"], f["noop"], f["noop_ratio"],
                 f["noop_ms_per_object"], "(not reported)" if f["changed"] is None else f["changed"]))
         lines.append("")
+        if all(f.get("first_cpu") is not None for f in figures):
+            lines += ["CPU seconds (user + system, the tool's processes and threads) at %d objects, less disturbed by the "
+                      "load than wall time:" % count, "", "| tool | first apply | ratio | no-op re-apply | ratio |", "|---|---:|---:|---:|---:|"]
+            for f in figures:
+                lines.append("| %s | %.2f | %.2f | %.2f | %.2f |" % (f["tool"], f["first_cpu"], f["first_cpu_ratio"],
+                                                                     f["noop_cpu"], f["noop_cpu_ratio"]))
+            lines.append("")
     if data.get("render"):
         lines.append("Render (`playbooks/render.yml`, whole platform): %.1f s at load %.2f." % (data["render"]["seconds"], data["render"]["load"]))
         lines.append("")
@@ -603,6 +653,8 @@ def markdown(data: Dict[str, Any]) -> str:
                   "| run | seconds (median) | ratio | changed |", "|---|---:|---:|---:|",
                   "| `site.yml` no-op, every Kubernetes stage | %.2f | %.2f | %d |" % (stage["site_noop"], stage["ratio"], stage["changed"]),
                   "| one `kubectl apply --server-side` per role | %.2f | 1.00 | (not reported) |" % stage["kubectl_per_role"], "",
+                  "CPU seconds (median): `site.yml` %.2f, kubectl per role %.2f (ratio %.2f)."
+                  % (stage["site_noop_cpu"], stage["kubectl_per_role_cpu"], stage["site_noop_cpu"] / stage["kubectl_per_role_cpu"]), "",
                   "Where the median `site.yml` no-op run spent its time:", "", "| part | seconds |", "|---|---:|"]
         for part, seconds in sorted(stage["parts_of_median_run"].items(), key=lambda kv: -kv[1]):
             lines.append("| %s | %.2f |" % (part, seconds))
@@ -648,6 +700,7 @@ def main() -> int:
     parser.add_argument("--copies", default="1,3,10", help="sizes, as copies of the platform's servable objects")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per size and tool (medians reported)")
     parser.add_argument("--with-k8s", action="store_true", help="also measure kubernetes.core.k8s (slow)")
+    parser.add_argument("--tools", help="comma-separated words: only the tools whose names contain one (kubectl always runs)")
     parser.add_argument("--stages", action="store_true", help="also measure whole stages (site.yml no-op vs kubectl per role)")
     parser.add_argument("--no-sizes", action="store_true", help="skip the per-size comparison")
     parser.add_argument("--allow-skew", action="store_true", help="measure with a kubectl of another minor than the server")
@@ -670,7 +723,7 @@ def main() -> int:
         before = load()
         seconds = render(work / "manifests", [])
         run.render = {"seconds": round(seconds, 2), "load": before}
-        objects = load_objects(work / "manifests")
+        objects = load_objects(work / "manifests", templates_only=True)
         print("render: %d objects in %.1f s (load %.2f)" % (len(objects), seconds, before))
         if not os.environ.get("KUBECONFIG"):
             print("KUBECONFIG is not set: there is no API server to measure against, so only the render run was "
@@ -695,7 +748,8 @@ def main() -> int:
             print("benchmarking %d of the %d rendered objects per copy (the others are custom resources, CRDs or "
                   "APIServices)" % (len(served), len(objects)))
             if not args.no_sizes:
-                compare(kubectl, served, [int(n) for n in args.copies.split(",")], args.repeat, args.with_k8s, work, run, args.json)
+                compare(kubectl, served, [int(n) for n in args.copies.split(",")], args.repeat, args.with_k8s, work, run, args.json,
+                        args.tools.split(",") if args.tools else None)
             if args.stages:
                 stages(kubectl, args.repeat, work, run)
             print("objects left behind: %d" % run.leftovers)
