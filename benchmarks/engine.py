@@ -432,13 +432,19 @@ def profile(report: Dict[str, Any], wall: float) -> Dict[str, float]:
 
     parts: Dict[str, float] = {}
     plays = report["plays"]
+    # a play that ends early (meta: end_play) has no end of its own: its last task's end stands in
+    ends = [stamp(t["task"]["duration"]["end"]) for p in plays for t in p["tasks"] if t["task"].get("duration", {}).get("end")]
+    ends += [stamp(p["play"]["duration"]["end"]) for p in plays if p["play"].get("duration", {}).get("end")]
     first = min(stamp(p["play"]["duration"]["start"]) for p in plays)
-    last = max(stamp(p["play"]["duration"]["end"]) for p in plays)
+    last = max(ends) if ends else first
     tasks = 0.0
     for one in plays:
         for task in one["tasks"]:
             name = task["task"]["name"]
-            seconds = stamp(task["task"]["duration"]["end"]) - stamp(task["task"]["duration"]["start"])
+            duration = task["task"].get("duration") or {}
+            if not duration.get("end"):
+                continue
+            seconds = stamp(duration["end"]) - stamp(duration["start"])
             play_name = one["play"]["name"]
             if play_name.startswith("Preflight") or "check the inputs" in play_name.lower():
                 group = "preflight: " + play_name  # input checks, whichever role's tasks they include
@@ -720,11 +726,13 @@ def main() -> int:
     run = Run(started=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), host=host_facts())
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
-        before = load()
-        seconds = render(work / "manifests", [])
-        run.render = {"seconds": round(seconds, 2), "load": before}
-        objects = load_objects(work / "manifests", templates_only=True)
-        print("render: %d objects in %.1f s (load %.2f)" % (len(objects), seconds, before))
+        objects: List[Obj] = []
+        if not args.no_sizes or not os.environ.get("KUBECONFIG"):
+            before = load()
+            seconds = render(work / "manifests", [])
+            run.render = {"seconds": round(seconds, 2), "load": before}
+            objects = load_objects(work / "manifests", templates_only=True)
+            print("render: %d objects in %.1f s (load %.2f)" % (len(objects), seconds, before))
         if not os.environ.get("KUBECONFIG"):
             print("KUBECONFIG is not set: there is no API server to measure against, so only the render run was "
                   "measured. Set KUBECONFIG (and KUBECTL to a kubectl of the server's minor version) to compare.")
