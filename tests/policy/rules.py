@@ -35,6 +35,10 @@ def pods_without_policy(analysis: Analysis, policies: Iterable[Obj]) -> List[str
     for endpoint, members in sorted(analysis.members.items()):
         if not any(endpoint in (f["from"], f["to"]) for f in rendered_flows):
             continue
+        # Endpoints marked `policy: false` are not the platform's pods (the cluster DNS): flows to
+        # them are rendered only on the other side.
+        if analysis.matrix.endpoints.get(endpoint, {}).get("policy", True) is False:
+            continue
         for name in members:
             node = analysis.node(name)
             if not own.selecting(node, "Ingress") and not own.selecting(node, "Egress"):
