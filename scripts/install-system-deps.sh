@@ -9,11 +9,13 @@
 # systemd image from the Debian archive; fuse-overlayfs + slirp4netns: podman's helpers for
 # storage and networking where the kernel or user set-up needs them; make, git: the test entry points;
 # python3-venv: `make setup` creates .venv with it; mariadb-server, galera-4, mariadb-backup, socat,
-# iproute2: the live Galera harness (tests/galera_live: real members in network namespaces).
+# iproute2: the live Galera harness (tests/galera_live: real members in network namespaces);
+# prometheus + prometheus-alertmanager: promtool and amtool check the monitoring role's rendered
+# configuration and rules.
 set -euo pipefail
 
 packages=(podman runc debootstrap fuse-overlayfs slirp4netns uidmap make git ca-certificates python3-venv
-  mariadb-server galera-4 mariadb-backup socat iproute2)
+  mariadb-server galera-4 mariadb-backup socat iproute2 prometheus prometheus-alertmanager)
 # node + npm: the real Mermaid parser of the docs test (tests/docs/mermaid); a node already on
 # PATH (from another source than Debian's package) is used as it is.
 if ! command -v npm >/dev/null 2>&1; then
