@@ -74,6 +74,15 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
     RESULTS.save()
 
 
+def remove_tree(path: Path) -> None:
+    for _ in range(5):
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            return
+        time.sleep(1)
+    raise AssertionError("could not remove %s" % path)
+
+
 def versions() -> Dict[str, str]:
     def package(name: str) -> str:
         return run(["dpkg-query", "--show", "--showformat=${Version}", name], check=False).stdout.strip()
@@ -110,30 +119,44 @@ def cluster(manifests: Manifests, request: pytest.FixtureRequest) -> Iterator[Di
     state: Dict[str, Any] = {"network": network, "base": base}
 
     def cleanup() -> None:
+        # Every step runs even when an earlier one fails; the first error is raised at the end.
+        errors: List[BaseException] = []
+
+        def step(action: Any) -> None:
+            try:
+                action()
+            except BaseException as error:  # noqa: B036 - collected and re-raised below
+                errors.append(error)
+
         writer = state.get("writer")
         if writer is not None:
-            writer.stop()
+            step(writer.stop)
         for member in members:
-            member.stop(timeout=20)
-        Network.destroy(list(reversed(network.namespaces)))
+            step(lambda member=member: member.stop(timeout=20))
+        step(lambda: Network.destroy(list(reversed(network.namespaces)) or Network.leftovers()))
+        step(keep_logs)
+        step(lambda: remove_tree(base))
+        if created_initdb:
+            step(lambda: INITDB_DIR.rmdir() if INITDB_DIR.exists() else None)
+        RESULTS.data["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
+        RESULTS.data["cpus"] = os.cpu_count()
+        step(RESULTS.save)
+        if errors:
+            raise errors[0]
+
+    def keep_logs() -> None:
         logs = ROOT / "build" / "galera-live" / "logs"
         shutil.rmtree(logs, ignore_errors=True)
         logs.mkdir(parents=True, exist_ok=True)
         for console in base.glob("*/console.log"):
             shutil.copy(console, logs / ("%s.log" % console.parent.name))
-        shutil.rmtree(base, ignore_errors=True)
-        if created_initdb:
-            try:
-                INITDB_DIR.rmdir()
-            except OSError:
-                pass
-        RESULTS.save()
 
     request.addfinalizer(cleanup)
     INITDB_DIR.mkdir(exist_ok=True)
     RESULTS.data.clear()
     RESULTS.data.update({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": versions(),
-                         "settings": {k: v for k, v in OVERRIDES.items()}, "scenarios": {}})
+                         "settings": {k: v for k, v in OVERRIDES.items()}, "scenarios": {},
+                         "load_average_at_start": [round(x, 1) for x in os.getloadavg()]})
     members.extend(Member(i, manifests, base) for i in range(3))
     hosts = {fqdn(m.name): m.ip for m in members}
     network.create_switch()

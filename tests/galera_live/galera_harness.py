@@ -98,18 +98,29 @@ class Network:
         run(["ip", "-n", ns, "link", "set", "eth0", "up" if up else "down"])
 
     @staticmethod
-    def kill_all(ns: str) -> None:
-        for pid in run(["ip", "netns", "pids", ns], check=False).stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
+    def pids(ns: str) -> List[int]:
+        return [int(p) for p in run(["ip", "netns", "pids", ns], check=False).stdout.split() if p.isdigit()]
+
+    @classmethod
+    def kill_all(cls, ns: str, timeout: float = 20) -> None:
+        """SIGKILL every process in the namespace and wait until none is left (a dying mariadbd
+        may still write to its volumes for a moment)."""
+        deadline = time.time() + timeout
+        while True:
+            left = cls.pids(ns)
+            if not left or time.time() > deadline:
+                return
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.1)
 
     @classmethod
     def destroy(cls, names: Sequence[str]) -> None:
         for ns in names:
             cls.kill_all(ns)
-        time.sleep(0.2)
         for ns in names:
             run(["ip", "netns", "del", ns], check=False)
             shutil.rmtree(Path("/etc/netns") / ns, ignore_errors=True)
