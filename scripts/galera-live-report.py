@@ -58,6 +58,9 @@ def render(data: Dict[str, Any]) -> str:
     ]
     out += ["| %s | %s |" % (k, v) for k, v in sorted(versions.items())]
     out += ["", "Settings of the run (role variables): `%s`" % json.dumps(data.get("settings", {}), sort_keys=True), ""]
+    if "load_average_at_start" in data:
+        out += ["The machine is shared: %s CPUs, load average (1, 5, 15 min) %s at the start and %s at the end of the run."
+                % (data.get("cpus", "?"), data["load_average_at_start"], data.get("load_average_at_end", "?")), ""]
     out += ["## Full-outage recovery", ""]
     if outage:
         out += [
