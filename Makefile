@@ -18,7 +18,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test lint syntax pytest molecule molecule-roles render benchmark network-matrix role-docs clean
+.PHONY: setup test lint syntax pytest molecule molecule-roles render benchmark network-matrix role-docs dashboards clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ benchmark: setup
 
 network-matrix: setup
 	$(BIN)/python scripts/gen-network-matrix.py
+
+dashboards: setup
+	$(BIN)/python scripts/gen-dashboards.py
 
 role-docs: setup
 	$(BIN)/python scripts/gen-role-docs.py

@@ -11,11 +11,12 @@
 # python3-venv: `make setup` creates .venv with it; mariadb-server, galera-4, mariadb-backup, socat,
 # iproute2: the live Galera harness (tests/galera_live: real members in network namespaces);
 # prometheus + prometheus-alertmanager: promtool and amtool check the monitoring role's rendered
-# configuration and rules.
+# configuration and rules; prometheus-node-exporter and prometheus are started on loopback by the
+# dashboard query tests.
 set -euo pipefail
 
 packages=(podman runc debootstrap fuse-overlayfs slirp4netns uidmap make git ca-certificates python3-venv
-  mariadb-server galera-4 mariadb-backup socat iproute2 prometheus prometheus-alertmanager)
+  mariadb-server galera-4 mariadb-backup socat iproute2 prometheus prometheus-alertmanager prometheus-node-exporter)
 # node + npm: the real Mermaid parser of the docs test (tests/docs/mermaid); a node already on
 # PATH (from another source than Debian's package) is used as it is.
 if ! command -v npm >/dev/null 2>&1; then

@@ -4,6 +4,7 @@ Debian's packages (promtool 2.42, amtool 0.25; scripts/install-system-deps.sh in
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -215,3 +216,24 @@ def test_node_exporter_runs_on_every_node(rendered: Rendered) -> None:
     assert spec["tolerations"] == [{"operator": "Exists"}]
     assert spec["hostNetwork"] is True
     assert all(m.get("readOnly") for m in spec["containers"][0]["volumeMounts"])
+
+
+def test_grafana_is_provisioned_behind_the_gateway(rendered: Rendered) -> None:
+    provisioning = only(rendered, PREFIX, "ConfigMap", "grafana-provisioning")["data"]
+    datasource = yaml.safe_load(provisioning["datasources.yml"])["datasources"][0]
+    service = only(rendered, PREFIX, "Service", "prometheus")
+    assert datasource["uid"] == "prometheus" and datasource["type"] == "prometheus"
+    assert datasource["url"] == "http://prometheus.monitoring.svc.cluster.local:%d" % service["spec"]["ports"][0]["port"]
+    dashboards = only(rendered, PREFIX, "ConfigMap", "grafana-dashboards")["data"]
+    assert dashboards and all(json.loads(text)["uid"] == name[:-5] for name, text in dashboards.items())
+    path = yaml.safe_load(provisioning["dashboards.yml"])["providers"][0]["options"]["path"]
+    grafana = only(rendered, PREFIX, "Deployment", "grafana")
+    pod = grafana["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts[path] == "dashboards"
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"].startswith(next(p for p, n in mounts.items() if n == "admin"))
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env, "the password must come from the mounted Secret"
+    route = only(rendered, PREFIX, "HTTPRoute", "grafana")
+    assert route["spec"]["parentRefs"][0]["sectionName"] == "https"
+    assert route["spec"]["rules"][0]["backendRefs"][0] == {"name": "grafana", "port": 3000}
