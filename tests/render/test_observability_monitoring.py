@@ -170,6 +170,17 @@ def test_control_plane_targets_use_the_ports_the_kubeadm_config_opens(prometheus
     assert ports["kube-controller-manager"] == 10257 and ports["kube-scheduler"] == 10259
 
 
+def test_kubelet_certificates_are_verified_when_the_cluster_stage_signs_them(prometheus_config: Obj) -> None:
+    kubeadm = yaml.safe_load((ROOT / "roles/kubeadm_control_plane/defaults/main.yml").read_text())
+    signed = kubeadm["kubeadm_control_plane_kubelet_serving_certificates"] is True
+    jobs = {job["job_name"]: job for job in prometheus_config["scrape_configs"]}
+    for name in ("kubelet", "cadvisor"):
+        assert jobs[name]["tls_config"]["insecure_skip_verify"] is (not signed), name
+        assert jobs[name]["tls_config"]["ca_file"].endswith("/ca.crt"), name
+    # kubeadm's controller-manager and scheduler certificates are self-signed.
+    assert jobs["kube-scheduler"]["tls_config"]["insecure_skip_verify"] is True
+
+
 # -- alerts and their runbooks ------------------------------------------------------------------
 
 
