@@ -14,7 +14,7 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -46,7 +46,8 @@ def prefix(core: Any) -> Iterator[str]:
         core.delete_namespace(name + suffix)
 
 
-def play(prefix: str, secrets_dir: Path, *extra: str) -> int:
+def play(prefix: str, secrets_dir: Path, *extra: str) -> Tuple[int, List[str]]:
+    """The run's changed count and the names of the tasks that reported a change."""
     args = [str(HERE / "secrets.yml"), "-e", "platform_mode=apply", "-e", "platform_wait=false",
             "-e", "platform_kubeconfig=%s" % os.environ["KUBECONFIG"], "-e", "live_namespace=%s" % prefix,
             "-e", "platform_secrets_dir=%s" % secrets_dir]
@@ -56,7 +57,9 @@ def play(prefix: str, secrets_dir: Path, *extra: str) -> int:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     match = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)", result.stdout)
     assert match, result.stdout[-2000:]
-    return int(match.group(1))
+    chunks = result.stdout.split("TASK [")[1:]
+    tasks = [c.split("]", 1)[0] for c in chunks if re.search(r"^changed: ", c, re.M)]
+    return int(match.group(1)), tasks
 
 
 def data(core: Any, namespace: str, name: str) -> Dict[str, str]:
@@ -72,15 +75,19 @@ def test_a_fresh_checkout_keeps_the_secrets_in_use(core: Any, prefix: str, tmp_p
     assert len(galera) == 6 and len(wordpress) == 10
     assert wordpress["db-password"] == galera["user-password"]
 
-    # A new checkout: no build/secrets at all. Nothing may change in the cluster.
-    assert play(prefix, fresh_dir) == 0
+    # A new checkout: no build/secrets at all. Nothing may change in the cluster; only the two
+    # local copies are written (from the cluster's values), and the run after that is 0 changed.
+    changed, tasks = play(prefix, fresh_dir)
+    assert changed == 2 and all(t.endswith(("Keep the generated passwords", "Keep the generated passwords, keys and salts"))
+                                for t in tasks), tasks
+    assert play(prefix, fresh_dir)[0] == 0
     assert data(core, prefix + "-db", "mariadb-galera-credentials") == galera
     assert data(core, prefix + "-web", "wordpress-credentials") == wordpress
     assert (fresh_dir / "mariadb-root-password").read_text().strip() == galera["root-password"]
     assert (fresh_dir / "wordpress-auth-key").read_text().strip() == wordpress["auth-key"]
 
     # Rotation is explicit: the salts change, the passwords stay.
-    assert play(prefix, fresh_dir, "wordpress_rotate_secrets=true") >= 1
+    assert play(prefix, fresh_dir, "wordpress_rotate_secrets=true")[0] >= 1
     rotated = data(core, prefix + "-web", "wordpress-credentials")
     assert rotated["db-password"] == wordpress["db-password"] and rotated["admin-password"] == wordpress["admin-password"]
     assert all(rotated[k] != wordpress[k] for k in rotated if k not in ("db-password", "admin-password"))

@@ -212,7 +212,7 @@ def test_backup_cronjob_and_volume(rendered: Rendered) -> None:
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     pod = policies.pod_spec(cron)
     claim = next(v for v in pod["volumes"] if v["name"] == "backup")["persistentVolumeClaim"]["claimName"]
-    assert one(rendered, "PersistentVolumeClaim", claim)["spec"]["storageClassName"] == "standard-rwo"
+    assert one(rendered, "PersistentVolumeClaim", claim)["spec"]["storageClassName"] == "standard-rwo-retain"  # the pvc target keeps its disk
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["BACKUP_RETENTION_DAYS"] == "7" and env["BACKUP_DATABASES"] == "wordpress"
     assert env["BACKUP_SOURCE_HOST"].startswith("mariadb-galera-read.")
