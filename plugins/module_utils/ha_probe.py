@@ -194,17 +194,18 @@ def probe(target: Target, seq: int, timeout: float, clock: Clock) -> Probe:
 
 
 def run(targets: List[Target], count: int, interval: float, timeout: float, max_seconds: float,
-        clock: Clock, sleep: Callable[[float], None], emit: Callable[[Event], None]) -> Log:
+        clock: Clock, sleep: Callable[[float], None], emit: Callable[[Event], None],
+        stop: Callable[[], bool] = lambda: False) -> Log:
     """Probe every target `count` times, one round every `interval` seconds, for at most
-    `max_seconds`: both bounds hold whatever the targets do (a round takes at most
-    len(targets) * timeout)."""
+    `max_seconds`, or until `stop()` says so: both bounds hold whatever the targets do (a round
+    takes at most len(targets) * timeout)."""
     if count < 1 or interval <= 0 or timeout <= 0 or max_seconds <= 0:
         raise ProbeError("count, interval, timeout and max_seconds must be positive")
     log = Log()
     began = clock.mono()
     for seq in range(count):
         due = began + seq * interval
-        if due - began > max_seconds:
+        if due - began > max_seconds or stop():
             break
         delay = due - clock.mono()
         if delay > 0:
@@ -226,11 +227,24 @@ def targets_from_json(text: str) -> List[Target]:
         raise ProbeError("PROBE_TARGETS must be a JSON list of {name, url[, address, verify_tls]}: %s" % exc) from exc
 
 
+def summary(log: Log) -> Dict[str, int]:
+    probes = log.probes()
+    return {"requests": len(probes), "failed": sum(1 for p in probes if not p.ok)}
+
+
 def main(environ: Dict[str, str], out: TextIO) -> int:
+    """The Job's prober (PROBE_EMIT=events: one line per request) or load generator
+    (PROBE_EMIT=summary: one line at the end). PROBE_STOP_FILE ends the loop early."""
     targets = targets_from_json(environ["PROBE_TARGETS"])
-    run(targets, count=int(environ.get("PROBE_COUNT", "600")), interval=float(environ.get("PROBE_INTERVAL", "0.5")),
-        timeout=float(environ.get("PROBE_TIMEOUT", "2")), max_seconds=float(environ.get("PROBE_MAX_SECONDS", "600")),
-        clock=SystemClock(), sleep=time.sleep, emit=lambda e: print(to_line(e), file=out, flush=True))
+    every = environ.get("PROBE_EMIT", "events") == "events"
+    stop_file = environ.get("PROBE_STOP_FILE", "")
+    log = run(targets, count=int(environ.get("PROBE_COUNT", "600")), interval=float(environ.get("PROBE_INTERVAL", "0.5")),
+              timeout=float(environ.get("PROBE_TIMEOUT", "2")), max_seconds=float(environ.get("PROBE_MAX_SECONDS", "600")),
+              clock=SystemClock(), sleep=time.sleep,
+              emit=lambda e: print(to_line(e), file=out, flush=True) if every else None,
+              stop=lambda: bool(stop_file) and os.path.exists(stop_file))
+    if not every:
+        print(json.dumps(summary(log), sort_keys=True), file=out, flush=True)
     return 0
 
 

@@ -5,8 +5,11 @@ scheduling slack (two cores shared with other jobs)."""
 from __future__ import annotations
 
 import http.server
+import io
+import json
 import threading
 import time
+from pathlib import Path
 from typing import Iterator, List, Optional
 
 import pytest
@@ -18,6 +21,8 @@ from ansible_collections.orchestrate.platform.plugins.module_utils.ha_probe impo
     ProbeError,
     SystemClock,
     Target,
+    main,
+    parse_lines,
     probe,
     run,
 )
@@ -169,3 +174,31 @@ def test_unbounded_settings_are_refused(count: int, interval: float) -> None:
 def test_a_non_http_url_is_refused() -> None:
     with pytest.raises(ProbeError, match="not an http"):
         probe(Target(name="x", url="ftp://127.0.0.1/"), 0, timeout=1.0, clock=SystemClock())
+
+
+def test_a_stop_file_ends_the_loop_early(server: Server, tmp_path: Path) -> None:
+    stop = tmp_path / "stop"
+    target = Target(name="web", url="http://127.0.0.1:%d/" % server.port)
+    events: List[Event] = []
+    threading.Timer(0.3, stop.touch).start()
+    began = time.monotonic()
+    run([target], count=10_000, interval=0.05, timeout=0.5, max_seconds=30, clock=SystemClock(), sleep=time.sleep,
+        emit=events.append, stop=stop.exists)
+    assert time.monotonic() - began < 1.0 and events
+
+
+def test_main_as_load_generator_prints_one_summary(server: Server) -> None:
+    out = io.StringIO()
+    environ = {"PROBE_TARGETS": json.dumps([{"name": "web", "url": "http://127.0.0.1:%d/" % server.port}]),
+               "PROBE_COUNT": "20", "PROBE_INTERVAL": "0.01", "PROBE_EMIT": "summary"}
+    assert main(environ, out) == 0
+    assert json.loads(out.getvalue()) == {"requests": 20, "failed": 0}
+
+
+def test_main_as_prober_prints_events(server: Server) -> None:
+    out = io.StringIO()
+    environ = {"PROBE_TARGETS": json.dumps([{"name": "web", "url": "http://127.0.0.1:%d/" % server.port}]),
+               "PROBE_COUNT": "3", "PROBE_INTERVAL": "0.01"}
+    main(environ, out)
+    events = parse_lines(out.getvalue().splitlines())
+    assert [e.seq for e in events] == [0, 1, 2] and all(isinstance(e, Probe) and e.ok for e in events)
