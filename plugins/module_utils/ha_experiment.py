@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+# Copyright: orchestrate.platform developers
+# Apache License 2.0 (see LICENSE)
+"""The HA test's experiments: inject one fault through the Kubernetes API (delete pods, evict
+them from a cordoned node, scale) and sample the target's ready replicas until it is whole
+again, on the controller's monotonic clock.
+
+`request` is a callable like manifests_client.Client.request(method, path, query=, body=,
+content_type=) that raises an exception with a `status` attribute on HTTP errors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from ansible_collections.orchestrate.platform.plugins.module_utils.ha_metrics import Sample, offset
+from ansible_collections.orchestrate.platform.plugins.module_utils.ha_probe import Clock
+
+Request = Callable[..., Any]
+Obj = Dict[str, Any]
+
+WORKLOADS = {"Deployment": "deployments", "StatefulSet": "statefulsets"}
+FAULTS = ("delete_one", "delete_half", "delete_all", "delete_pod", "delete_labelled", "drain", "none")
+GALERA_WRITER_LABEL = "orchestrate.platform/galera-writer"
+
+
+class ExperimentError(ValueError):
+    """A setting the experiment cannot run with."""
+
+
+@dataclass
+class Spec:
+    name: str
+    kind: str
+    target_kind: str
+    namespace: str
+    target: str
+    fault: str
+    pod: str = ""
+    label: str = ""
+    node: str = ""
+    desired_at_least: int = 0
+    desired_at_most: int = 0
+    steady_seconds: float = 10.0
+    timeout: float = 600.0
+    interval: float = 1.0
+
+
+@dataclass
+class Outcome:
+    name: str
+    kind: str
+    target: str
+    skipped: str = ""
+    start: float = 0.0
+    end: float = 0.0
+    steady_before: bool = False
+    whole_after: bool = False
+    faulted: List[str] = field(default_factory=list)
+    samples: List[Dict[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _status(exc: BaseException) -> Optional[int]:
+    return getattr(exc, "status", None)
+
+
+def workload_path(kind: str, namespace: str, name: str) -> str:
+    if kind not in WORKLOADS:
+        raise ExperimentError("target kind %r is not one of %s" % (kind, ", ".join(WORKLOADS)))
+    return "/apis/apps/v1/namespaces/%s/%s/%s" % (namespace, WORKLOADS[kind], name)
+
+
+def get_workload(request: Request, kind: str, namespace: str, name: str) -> Optional[Obj]:
+    """The workload, or None when it does not exist."""
+    try:
+        return request("GET", workload_path(kind, namespace, name))
+    except Exception as exc:  # noqa: BLE001 - only a 404 means "not deployed"
+        if _status(exc) == 404:
+            return None
+        raise
+
+
+def sample_of(obj: Obj, clock: Clock) -> Sample:
+    return Sample(mono=clock.mono(), wall=clock.wall(), ready=int((obj.get("status") or {}).get("readyReplicas") or 0),
+                  desired=int((obj.get("spec") or {}).get("replicas", 1)))
+
+
+def selector(obj: Obj) -> str:
+    labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if not labels:
+        raise ExperimentError("%s has no matchLabels selector" % (obj.get("metadata") or {}).get("name"))
+    return ",".join("%s=%s" % item for item in sorted(labels.items()))
+
+
+def pods_of(request: Request, namespace: str, labels: str) -> List[Obj]:
+    found = request("GET", "/api/v1/namespaces/%s/pods" % namespace, query={"labelSelector": labels})
+    return sorted((p for p in found.get("items") or [] if not (p.get("metadata") or {}).get("deletionTimestamp")),
+                  key=lambda p: p["metadata"]["name"])
+
+
+def victims(spec: Spec, pods: List[Obj]) -> List[str]:
+    """Names of the pods the fault deletes; ExperimentError when there is none to pick."""
+    names = [p["metadata"]["name"] for p in pods]
+    if spec.fault == "delete_one":
+        picked = names[:1]
+    elif spec.fault == "delete_half":
+        picked = names[: max(1, math.floor(len(names) / 2))]
+    elif spec.fault == "delete_all":
+        picked = names
+    elif spec.fault == "delete_pod":
+        picked = [n for n in names if n == spec.pod]
+    elif spec.fault == "delete_labelled":
+        key, _, value = spec.label.partition("=")
+        picked = [p["metadata"]["name"] for p in pods if (p["metadata"].get("labels") or {}).get(key) == value]
+    else:
+        picked = []
+    if spec.fault.startswith("delete") and not picked:
+        raise ExperimentError("%s: no pod to delete among %s" % (spec.name, names))
+    return picked
+
+
+def delete_pods(request: Request, namespace: str, names: List[str]) -> None:
+    for name in names:
+        request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (namespace, name))
+
+
+def cordon(request: Request, node: str, on: bool) -> None:
+    request("PATCH", "/api/v1/nodes/%s" % node, body={"spec": {"unschedulable": True if on else None}},
+            content_type="application/merge-patch+json")
+
+
+def evictable(pod: Obj) -> bool:
+    """Pods a drain evicts: not DaemonSet-owned, not mirror pods, not finished."""
+    meta = pod.get("metadata") or {}
+    if any(o.get("kind") == "DaemonSet" for o in meta.get("ownerReferences") or []):
+        return False
+    if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+        return False
+    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def drain(request: Request, node: str, deadline: float, clock: Clock, sleep: Callable[[float], None]) -> List[str]:
+    """Evict every evictable pod of the node through the eviction API; a 429 (a
+    PodDisruptionBudget says not now) is retried until the deadline. Returns the evicted pods."""
+    found = request("GET", "/api/v1/pods", query={"fieldSelector": "spec.nodeName=%s" % node})
+    pending = [p for p in found.get("items") or [] if evictable(p)]
+    evicted: List[str] = []
+    while pending:
+        left = []
+        for pod in pending:
+            meta = pod["metadata"]
+            body = {"apiVersion": "policy/v1", "kind": "Eviction",
+                    "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
+            try:
+                request("POST", "/api/v1/namespaces/%s/pods/%s/eviction" % (meta["namespace"], meta["name"]), body=body)
+                evicted.append("%s/%s" % (meta["namespace"], meta["name"]))
+            except Exception as exc:  # noqa: BLE001 - 429 is the budget's answer, 404 a pod already gone
+                if _status(exc) == 429:
+                    left.append(pod)
+                elif _status(exc) != 404:
+                    raise
+        pending = left
+        if pending:
+            if clock.mono() > deadline:
+                raise ExperimentError("drain of %s: %d pods still not evictable (PodDisruptionBudgets) at the timeout: %s" % (
+                    node, len(pending), [p["metadata"]["name"] for p in pending]))
+            sleep(1.0)
+    return evicted
+
+
+def whole(s: Sample, spec: Spec) -> bool:
+    return s.ready >= s.desired and s.desired >= spec.desired_at_least and (
+        not spec.desired_at_most or s.desired <= spec.desired_at_most)
+
+
+def observe(request: Request, spec: Spec, until: float, clock: Clock, sleep: Callable[[float], None],
+            detected: bool) -> List[Sample]:
+    """Samples every spec.interval until the target is whole after a detected change (or, with
+    `detected`, at once), or until `until` (monotonic)."""
+    samples: List[Sample] = []
+    initial: Optional[int] = None
+    while True:
+        obj = get_workload(request, spec.target_kind, spec.namespace, spec.target)
+        if obj is not None:
+            current = sample_of(obj, clock)
+            samples.append(current)
+            initial = current.desired if initial is None else initial
+            detected = detected or current.ready < current.desired or current.desired != initial
+            if detected and whole(current, spec):
+                return samples
+        if clock.mono() >= until:
+            return samples
+        sleep(spec.interval)
+
+
+def run(request: Request, spec: Spec, clock: Clock, sleep: Callable[[float], None]) -> Outcome:
+    """Steady state, fault, observation until whole again; every sample on the controller's clock."""
+    if spec.fault not in FAULTS:
+        raise ExperimentError("%s: fault %r is not one of %s" % (spec.name, spec.fault, ", ".join(FAULTS)))
+    outcome = Outcome(name=spec.name, kind=spec.kind, target="%s/%s" % (spec.namespace, spec.target))
+    obj = get_workload(request, spec.target_kind, spec.namespace, spec.target)
+    if obj is None:
+        outcome.skipped = "%s %s/%s is not deployed" % (spec.target_kind, spec.namespace, spec.target)
+        return outcome
+    steady = [sample_of(obj, clock)]
+    until = clock.mono() + spec.steady_seconds
+    while clock.mono() < until:
+        sleep(spec.interval)
+        current = get_workload(request, spec.target_kind, spec.namespace, spec.target)
+        steady.append(sample_of(current or {"spec": {"replicas": 0}}, clock))
+    outcome.steady_before = all(s.ready >= s.desired for s in steady)
+    start_mono = clock.mono()
+    cordoned = False
+    try:
+        if spec.fault == "drain":
+            if not spec.node:
+                raise ExperimentError("%s: a drain needs a node" % spec.name)
+            cordon(request, spec.node, True)
+            cordoned = True
+            outcome.faulted = drain(request, spec.node, start_mono + spec.timeout, clock, sleep)
+        elif spec.fault != "none":
+            outcome.faulted = victims(spec, pods_of(request, spec.namespace, selector(obj)))
+            delete_pods(request, spec.namespace, outcome.faulted)
+        after = observe(request, spec, start_mono + spec.timeout, clock, sleep, detected=spec.fault == "drain")
+    finally:
+        if cordoned:
+            cordon(request, spec.node, False)
+    end_mono = clock.mono()
+    samples = steady + after
+    shift = offset(samples)
+    outcome.start, outcome.end = start_mono + shift, end_mono + shift
+    outcome.whole_after = bool(after) and whole(after[-1], spec)
+    outcome.samples = [asdict(s) for s in samples]
+    return outcome

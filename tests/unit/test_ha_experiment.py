@@ -1,0 +1,162 @@
+"""The HA test's experiment driver against an in-memory API with a simulated controller: pods
+deleted or evicted come back Ready after a few seconds of the fake clock."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from ansible_collections.orchestrate.platform.plugins.module_utils.ha_experiment import (
+    ExperimentError,
+    Spec,
+    evictable,
+    run,
+    victims,
+)
+from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import ApiError
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def mono(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeCluster:
+    """One Deployment `web` in namespace `apps`; a deleted pod's replacement is Ready `heal`
+    seconds later; a PodDisruptionBudget allowing `budget` pods down at once."""
+
+    def __init__(self, clock: FakeClock, replicas: int = 4, heal: float = 3.0, budget: int = 1) -> None:
+        self.clock, self.heal, self.budget = clock, heal, budget
+        self.replicas = replicas
+        self.pods = {"web-%d" % i: {"node": "node-%d" % (i % 2), "ready_at": 0.0} for i in range(replicas)}
+        self.counter = replicas
+        self.unschedulable: Dict[str, bool] = {}
+        self.calls: List[str] = []
+
+    def ready(self) -> int:
+        return sum(1 for p in self.pods.values() if p["ready_at"] <= self.clock.now)
+
+    def replace(self, name: str) -> None:
+        del self.pods[name]
+        self.pods["web-%d" % self.counter] = {"node": "node-9", "ready_at": self.clock.now + self.heal}
+        self.counter += 1
+
+    def __call__(self, method: str, path: str, query: Optional[Dict[str, str]] = None, body: Any = None,
+                 content_type: Optional[str] = None) -> Any:
+        self.calls.append("%s %s" % (method, path))
+        if path == "/apis/apps/v1/namespaces/apps/deployments/web":
+            return {"metadata": {"name": "web"}, "spec": {"replicas": self.replicas, "selector": {"matchLabels": {"app": "web"}}},
+                    "status": {"readyReplicas": self.ready()}}
+        if path.startswith("/apis/apps/v1/"):
+            raise ApiError(404, "Not Found", "not found")
+        if path == "/api/v1/namespaces/apps/pods":
+            assert query == {"labelSelector": "app=web"}
+            return {"items": [{"metadata": {"name": n, "labels": {"app": "web", "writer": "true" if n == "web-2" else "false"}}}
+                              for n in self.pods]}
+        if method == "DELETE":
+            self.replace(path.rsplit("/", 1)[1])
+            return {}
+        if path == "/api/v1/pods":
+            node = query["fieldSelector"].split("=")[1]
+            return {"items": [{"metadata": {"name": n, "namespace": "apps"}, "status": {"phase": "Running"}}
+                              for n, p in self.pods.items() if p["node"] == node]}
+        if path.endswith("/eviction"):
+            if self.replicas - self.ready() >= self.budget:
+                raise ApiError(429, "Too Many Requests", "Cannot evict pod as it would violate the pod's disruption budget.")
+            self.replace(path.split("/")[-2])
+            return {}
+        if path.startswith("/api/v1/nodes/"):
+            self.unschedulable[path.rsplit("/", 1)[1]] = bool(body["spec"]["unschedulable"])
+            return {}
+        raise AssertionError("unexpected request %s %s" % (method, path))
+
+
+def spec(**kwargs: Any) -> Spec:
+    values = dict(name="delete-one", kind="pod_loss", target_kind="Deployment", namespace="apps", target="web",
+                  fault="delete_one", steady_seconds=3.0, timeout=60.0, interval=1.0)
+    values.update(kwargs)
+    return Spec(**values)
+
+
+def test_delete_one_pod_and_watch_the_replacement_become_ready() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster(clock)
+    outcome = run(cluster, spec(), clock, clock.sleep)
+    assert outcome.steady_before and outcome.whole_after and outcome.faulted == ["web-0"]
+    ready = [s["ready"] for s in outcome.samples]
+    assert ready[:4] == [4, 4, 4, 4] and 3 in ready and ready[-1] == 4
+    assert outcome.start == pytest.approx(1_700_000_000.0 + 1003.0)
+    assert outcome.end - outcome.start == pytest.approx(3.0)
+
+
+def test_delete_half() -> None:
+    clock = FakeClock()
+    outcome = run(FakeCluster(clock), spec(fault="delete_half"), clock, clock.sleep)
+    assert outcome.faulted == ["web-0", "web-1"] and min(s["ready"] for s in outcome.samples) == 2
+
+
+def test_delete_the_labelled_member() -> None:
+    clock = FakeClock()
+    outcome = run(FakeCluster(clock), spec(fault="delete_labelled", label="writer=true"), clock, clock.sleep)
+    assert outcome.faulted == ["web-2"]
+
+
+def test_a_target_that_never_heals_ends_at_the_timeout() -> None:
+    clock = FakeClock()
+    outcome = run(FakeCluster(clock, heal=1e9), spec(timeout=20.0), clock, clock.sleep)
+    assert not outcome.whole_after and outcome.end - outcome.start == pytest.approx(20.0)
+
+
+def test_a_missing_target_is_skipped_with_the_reason() -> None:
+    clock = FakeClock()
+    outcome = run(FakeCluster(clock), spec(target_kind="StatefulSet", target="postgresql"), clock, clock.sleep)
+    assert outcome.skipped == "StatefulSet apps/postgresql is not deployed" and not outcome.samples
+
+
+def test_drain_respects_the_budget_and_uncordons() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster(clock, heal=2.0, budget=1)
+    outcome = run(cluster, spec(name="drain", kind="drain", fault="drain", node="node-0"), clock, clock.sleep)
+    assert sorted(outcome.faulted) == ["apps/web-0", "apps/web-2"]
+    assert cluster.unschedulable == {"node-0": False}
+    # the budget held: never more than one pod down
+    assert min(s["ready"] for s in outcome.samples) >= 3 and outcome.whole_after
+
+
+def test_drain_gives_up_at_the_timeout_and_still_uncordons() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster(clock, heal=1e9, budget=1)
+    with pytest.raises(ExperimentError, match="still not evictable"):
+        run(cluster, spec(name="drain", kind="drain", fault="drain", node="node-0", timeout=10.0), clock, clock.sleep)
+    assert cluster.unschedulable == {"node-0": False}
+
+
+def test_an_unknown_fault_is_refused() -> None:
+    clock = FakeClock()
+    with pytest.raises(ExperimentError, match="fault 'explode'"):
+        run(FakeCluster(clock), spec(fault="explode"), clock, clock.sleep)
+
+
+def test_victims_needs_a_pod_to_delete() -> None:
+    with pytest.raises(ExperimentError, match="no pod to delete"):
+        victims(spec(fault="delete_pod", pod="web-7"), [{"metadata": {"name": "web-0"}}])
+
+
+@pytest.mark.parametrize("pod, ok", [
+    ({"metadata": {"ownerReferences": [{"kind": "DaemonSet"}]}}, False),
+    ({"metadata": {"annotations": {"kubernetes.io/config.mirror": "x"}}}, False),
+    ({"metadata": {}, "status": {"phase": "Succeeded"}}, False),
+    ({"metadata": {"ownerReferences": [{"kind": "ReplicaSet"}]}, "status": {"phase": "Running"}}, True),
+])
+def test_what_a_drain_evicts(pod: Dict[str, Any], ok: bool) -> None:
+    assert evictable(pod) is ok
