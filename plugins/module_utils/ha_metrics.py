@@ -20,7 +20,7 @@ from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Set, Tupl
 from ansible_collections.orchestrate.platform.plugins.module_utils.ha_probe import Probe, ReadBack, Write
 
 # Experiment kinds and the hypothesis each one is held to (see check()).
-KINDS = ("pod_loss", "drain", "scale", "full_outage", "vm_stop")
+KINDS = ("pod_loss", "drain", "scale", "scale_down", "full_outage", "vm_stop")
 
 
 class Stamped(Protocol):
@@ -210,7 +210,7 @@ def violations(experiment: Experiment, result: Figures, thresholds: Thresholds) 
     if experiment.kind == "scale" and (result.time_to_detect is None
                                        or result.time_to_detect > thresholds.scale_max_react_seconds):
         problems.append("%s: the replica count did not move within %.0f s" % (experiment.name, thresholds.scale_max_react_seconds))
-    if experiment.kind in ("pod_loss", "scale", "vm_stop") and result.time_to_ready is None:
+    if experiment.kind in ("pod_loss", "scale", "scale_down", "vm_stop") and result.time_to_ready is None:
         problems.append("%s: the target never had every desired replica Ready again" % experiment.name)
     return problems
 

@@ -118,3 +118,19 @@ def test_a_run_without_writes_is_not_checked_rather_than_passed() -> None:
     document: Dict[str, Any] = evaluate(run, Thresholds())
     assert document["integrity"]["checked"] is False
     assert "No writes were made: not checked." in markdown(document)
+
+
+def test_the_action_plugin_builds_the_run_from_logs_and_results() -> None:
+    from ansible_collections.orchestrate.platform.plugins.action.ha_report import build_run, thresholds_from
+    from ansible_collections.orchestrate.platform.plugins.module_utils.ha_probe import to_line
+
+    run = synthetic()
+    results = [{"name": e.name, "kind": e.kind, "target": e.target, "start": e.start, "end": e.end, "skipped": "",
+                "samples": [s.__dict__ for s in run.samples[e.name]]} for e in run.experiments]
+    results.append({"name": "galera-full-outage", "skipped": "StatefulSet mariadb/mariadb-galera is not deployed"})
+    again = build_run("x", ["prober starting"] + [to_line(e) for e in run.log.events], results)
+    assert again.log.events == run.log.events and again.experiments == run.experiments
+    assert again.skipped == [{"name": "galera-full-outage", "reason": "StatefulSet mariadb/mariadb-galera is not deployed"}]
+    assert evaluate(again, thresholds_from({"max_lost_writes": "0"}))["verdict"] == "pass"
+    with pytest.raises(ReportError, match="unknown thresholds: typo"):
+        thresholds_from({"typo": 1})
