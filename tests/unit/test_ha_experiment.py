@@ -42,6 +42,7 @@ class FakeCluster:
         self.counter = replicas
         self.unschedulable: Dict[str, bool] = {}
         self.calls: List[str] = []
+        self.autoscale: List[tuple] = []
 
     def ready(self) -> int:
         return sum(1 for p in self.pods.values() if p["ready_at"] <= self.clock.now)
@@ -55,6 +56,15 @@ class FakeCluster:
                  content_type: Optional[str] = None) -> Any:
         self.calls.append("%s %s" % (method, path))
         if path == "/apis/apps/v1/namespaces/apps/deployments/web":
+            for at, replicas in list(self.autoscale):
+                if self.clock.now >= at:  # a simulated HPA decision; new pods Ready `heal` s later
+                    self.autoscale.remove((at, replicas))
+                    while len(self.pods) < replicas:
+                        self.pods["web-%d" % self.counter] = {"node": "node-9", "ready_at": self.clock.now + self.heal}
+                        self.counter += 1
+                    while len(self.pods) > replicas:
+                        del self.pods[sorted(self.pods)[-1]]
+                    self.replicas = replicas
             return {"metadata": {"name": "web"}, "spec": {"replicas": self.replicas, "selector": {"matchLabels": {"app": "web"}}},
                     "status": {"readyReplicas": self.ready()}}
         if path.startswith("/apis/apps/v1/"):
@@ -160,3 +170,25 @@ def test_victims_needs_a_pod_to_delete() -> None:
 ])
 def test_what_a_drain_evicts(pod: Dict[str, Any], ok: bool) -> None:
     assert evictable(pod) is ok
+
+
+def test_scale_up_is_whole_once_the_desired_count_is_reached_and_ready() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster(clock, replicas=2, heal=4.0)
+    cluster.autoscale = [(1010.0, 4)]
+    outcome = run(cluster, spec(name="scale_up", kind="scale", fault="none", desired_at_least=4, steady_seconds=2.0),
+                  clock, clock.sleep)
+    assert outcome.whole_after and outcome.faulted == []
+    desired = [s["desired"] for s in outcome.samples]
+    assert desired[0] == 2 and desired[-1] == 4 and outcome.samples[-1]["ready"] == 4
+    assert outcome.end - outcome.start == pytest.approx(8.0 + 4.0)
+
+
+def test_scale_down_waits_for_the_upper_bound() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster(clock, replicas=5)
+    cluster.autoscale = [(1020.0, 3)]
+    outcome = run(cluster, spec(name="scale_down", kind="scale_down", fault="none", desired_at_most=3, steady_seconds=0.0),
+                  clock, clock.sleep)
+    assert outcome.whole_after and outcome.samples[-1]["desired"] == 3
+    assert outcome.end - outcome.start == pytest.approx(20.0)
