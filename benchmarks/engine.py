@@ -485,6 +485,21 @@ def kubectl_per_role(kubectl: str, rendered: Path) -> Tuple[float, float]:
     return total, cpu
 
 
+def applied_only(rendered: Path, target: Path) -> Path:
+    """The rendered role directories without the objects whose namespace does not exist (Calico's
+    calico-system, made by its operator, which does not run without nodes): what the engine applied."""
+    api = client()
+    namespaces = {item["metadata"]["name"] for item in api.request("GET", "/api/v1/namespaces").get("items") or []}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for path in sorted(rendered.rglob("*.yaml")):
+        docs = [d for d in yaml.load_all(path.read_text(), Loader=loader)
+                if d and (not d["metadata"].get("namespace") or d["metadata"]["namespace"] in namespaces)]
+        out = target / path.relative_to(rendered)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(yaml.dump_all(docs, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False))
+    return target
+
+
 def existing(objects: List[Obj]) -> List[str]:
     """Namespaces and cluster-scoped objects of `objects` that the cluster already has."""
     from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import ApiError, Discovery
@@ -515,7 +530,9 @@ def stages(kubectl: str, repeat: int, work: Path, run: Run) -> None:
     variables = stage_variables(os.environ["KUBECONFIG"], applyset_namespace)
     rendered = work / "stages"
     # site.yml in render mode (the default inventory): the same roles as the apply runs, Calico included
-    timed([str(BIN / "ansible-playbook"), "site.yml", "-e", json.dumps(dict(STAGE_INPUTS, platform_render_dir=str(rendered))),
+    # (with the same ApplySet namespace, so that kubectl applies the very labels the engine applied)
+    timed([str(BIN / "ansible-playbook"), "site.yml", "-e", json.dumps(dict(STAGE_INPUTS, platform_render_dir=str(rendered),
+                                                                           platform_applyset_namespace=applyset_namespace)),
            "--skip-tags", STAGE_SKIP_TAGS])
     objects = load_objects(rendered)
     clash = existing(objects)
@@ -528,6 +545,7 @@ def stages(kubectl: str, repeat: int, work: Path, run: Run) -> None:
     try:
         converge, _ = timed([str(BIN / "ansible-playbook"), "site.yml", *variables])
         converge_again, _, _ = site_noop(variables)  # Calico's second pass, as a fresh cluster needs
+        rendered = applied_only(rendered, work / "stages-kubectl")
         timed([kubectl, "apply", "--server-side", "--force-conflicts", "--field-manager=" + KUBECTL_MANAGER, "-R", "-f", str(rendered)])
         samples = []
         for repetition in range(repeat):
@@ -591,9 +609,10 @@ def stage_cleanup(objects: List[Obj], applyset_namespace: str, run: Run) -> None
             except ApiError as exc:
                 if exc.status != 404:
                     raise
-    namespaces = sorted({m["metadata"]["name"] for m in members if m["kind"] == "Namespace"} | {applyset_namespace})
-    cluster_scoped = [m for m in members if not m["metadata"].get("namespace") and m["kind"] != "Namespace"]
-    run.leftovers += delete_objects(cluster_scoped + [m for m in members if m["kind"] == "Namespace"], namespaces)
+    namespaces = sorted({m["metadata"]["name"] for m in members + objects if m["kind"] == "Namespace"} | {applyset_namespace})
+    namespaces = [name for name in namespaces if name not in ("kube-system", "default")]
+    cluster_scoped = [m for m in members + objects if not m["metadata"].get("namespace") and m["kind"] != "Namespace"]
+    run.leftovers += delete_objects(cluster_scoped, namespaces)
     leftover = existing(objects)
     run.leftovers += len(leftover)
     if leftover:
