@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from ansible_collections.orchestrate.platform.plugins.module_utils.ha_metrics import Sample, offset
 from ansible_collections.orchestrate.platform.plugins.module_utils.ha_probe import Clock
@@ -178,20 +178,27 @@ def whole(s: Sample, spec: Spec) -> bool:
         not spec.desired_at_most or s.desired <= spec.desired_at_most)
 
 
+def still_there(request: Request, spec: Spec, obj: Obj, gone: Set[str]) -> bool:
+    """Whether a deleted pod (by UID: a StatefulSet's replacement keeps the name) still exists."""
+    return bool(gone) and any(p["metadata"].get("uid") in gone for p in pods_of(request, spec.namespace, selector(obj)))
+
+
 def observe(request: Request, spec: Spec, until: float, clock: Clock, sleep: Callable[[float], None],
-            detected: bool) -> List[Sample]:
+            detected: bool, gone: Optional[Set[str]] = None) -> List[Sample]:
     """Samples every spec.interval until the target is whole after a detected change (or, with
-    `detected`, at once), or until `until` (monotonic)."""
+    `detected`, at once) and none of the deleted pods (`gone`, UIDs) is left, or until `until`
+    (monotonic). A recovery faster than one sample is still seen: the deleted pods are gone."""
     samples: List[Sample] = []
     initial: Optional[int] = None
+    gone = set(gone or ())
     while True:
         obj = get_workload(request, spec.target_kind, spec.namespace, spec.target)
         if obj is not None:
             current = sample_of(obj, clock)
             samples.append(current)
             initial = current.desired if initial is None else initial
-            detected = detected or current.ready < current.desired or current.desired != initial
-            if detected and whole(current, spec):
+            detected = detected or bool(gone) or current.ready < current.desired or current.desired != initial
+            if detected and whole(current, spec) and not still_there(request, spec, obj, gone):
                 return samples
         if clock.mono() >= until:
             return samples
@@ -216,6 +223,7 @@ def run(request: Request, spec: Spec, clock: Clock, sleep: Callable[[float], Non
     outcome.steady_before = all(s.ready >= s.desired for s in steady)
     start_mono = clock.mono()
     cordoned = False
+    gone: Set[str] = set()
     try:
         if spec.fault == "drain":
             if not spec.node:
@@ -224,9 +232,12 @@ def run(request: Request, spec: Spec, clock: Clock, sleep: Callable[[float], Non
             cordoned = True
             outcome.faulted = drain(request, spec.node, start_mono + spec.timeout, clock, sleep)
         elif spec.fault != "none":
-            outcome.faulted = victims(spec, pods_of(request, spec.namespace, selector(obj)))
+            members = pods_of(request, spec.namespace, selector(obj))
+            outcome.faulted = victims(spec, members)
+            gone = {p["metadata"].get("uid") for p in members if p["metadata"]["name"] in outcome.faulted} - {None}
             delete_pods(request, spec.namespace, outcome.faulted)
-        after = observe(request, spec, start_mono + spec.timeout, clock, sleep, detected=spec.fault == "drain")
+        after = observe(request, spec, start_mono + spec.timeout, clock, sleep, detected=spec.fault == "drain",
+                        gone=gone if spec.fault.startswith("delete") else None)
     finally:
         if cordoned:
             cordon(request, spec.node, False)

@@ -84,6 +84,10 @@ class SimulatedAgent(threading.Thread):
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     api = Client(os.environ["KUBECONFIG"], None, pool_size=4, timeout=30.0)
+    real = [n["metadata"]["name"] for n in api.request("GET", "/api/v1/nodes").get("items") or []]
+    if real and os.environ.get("HA_TEST_SIMULATED_NODES") != "1":
+        pytest.skip("the cluster has nodes (%s): fake nodes would attract its DaemonSets' pods; "
+                    "set HA_TEST_SIMULATED_NODES=1 to run anyway" % ", ".join(real[:3]))
     api.request("POST", "/api/v1/namespaces", body={"metadata": {"name": NAMESPACE}})
     for node in NODES:
         api.request("POST", "/api/v1/nodes", body={"metadata": {"name": node, "labels": dict(POOL, **{"kubernetes.io/hostname": node})},
@@ -143,8 +147,12 @@ def test_delete_one_pod_the_replicaset_controller_replaces_it(client: Client) ->
     deployment(client, "web", 3)
     outcome = run(client.request, spec(name="delete-one", target="web", fault="delete_one"), SystemClock(), time.sleep)
     assert outcome.steady_before and outcome.whole_after and len(outcome.faulted) == 1
-    ready = [s["ready"] for s in outcome.samples]
-    assert min(ready) < 3 and ready[-1] == 3, ready
+    assert outcome.samples[-1]["ready"] == 3
+    # whole means the deleted pod is gone and a replacement is Ready (possibly between two samples)
+    names = [p["metadata"]["name"] for p in client.request("GET", "/api/v1/namespaces/%s/pods" % NAMESPACE,
+                                                            query={"labelSelector": "app=web"})["items"]
+             if not p["metadata"].get("deletionTimestamp")]
+    assert outcome.faulted[0] not in names and len(names) == 3
     assert outcome.end - outcome.start < 60
 
 

@@ -71,7 +71,8 @@ class FakeCluster:
             raise ApiError(404, "Not Found", "not found")
         if path == "/api/v1/namespaces/apps/pods":
             assert query == {"labelSelector": "app=web"}
-            return {"items": [{"metadata": {"name": n, "labels": {"app": "web", "writer": "true" if n == "web-2" else "false"}}}
+            return {"items": [{"metadata": {"name": n, "uid": "uid-" + n,
+                                            "labels": {"app": "web", "writer": "true" if n == "web-2" else "false"}}}
                               for n in self.pods]}
         if method == "DELETE":
             self.replace(path.rsplit("/", 1)[1])
@@ -192,3 +193,10 @@ def test_scale_down_waits_for_the_upper_bound() -> None:
                   clock, clock.sleep)
     assert outcome.whole_after and outcome.samples[-1]["desired"] == 3
     assert outcome.end - outcome.start == pytest.approx(20.0)
+
+
+def test_a_recovery_faster_than_one_sample_ends_the_experiment_at_once() -> None:
+    clock = FakeClock()
+    outcome = run(FakeCluster(clock, heal=0.0), spec(), clock, clock.sleep)
+    assert outcome.whole_after and outcome.end - outcome.start == pytest.approx(0.0)
+    assert all(s["ready"] == 4 for s in outcome.samples)
