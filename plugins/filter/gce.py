@@ -277,6 +277,31 @@ def gce_iam_policy_holds(policy: Mapping[str, Any], member: str) -> bool:
                for b in (policy or {}).get("bindings", []) or [])
 
 
+def gce_iam_policy_extra(policy: Mapping[str, Any], member: str, roles: Sequence[str]) -> List[str]:
+    """Roles ``member`` holds unconditionally in ``policy`` beyond ``roles`` (sorted)."""
+    held = {b.get("role") for b in (policy or {}).get("bindings", []) or []
+            if _unconditional(b) and member in (b.get("members") or [])}
+    return sorted(role for role in held if role not in roles)
+
+
+def gce_iam_policy_exact(policy: Mapping[str, Any], member: str, roles: Sequence[str]) -> Dict[str, Any]:
+    """A copy of ``policy`` in which ``member`` holds exactly ``roles`` among its unconditional
+    bindings: missing ones added, others revoked (a narrowed account loses what it held before)."""
+    extra = set(gce_iam_policy_extra(policy, member, roles))
+    bindings = []
+    for binding in gce_iam_policy_add(policy, member, roles)["bindings"]:
+        members = list(binding.get("members") or [])
+        if _unconditional(binding) and binding.get("role") in extra:
+            members = [m for m in members if m != member]
+            if not members:
+                continue
+        bindings.append(dict(binding, members=members))
+    new = dict(policy or {})
+    new["bindings"] = bindings
+    new.setdefault("version", 1)
+    return new
+
+
 _COMPUTE_PREFIXES = ("https://www.googleapis.com/compute/v1/", "https://compute.googleapis.com/compute/v1/")
 _CAMEL_SPECIAL = {"ip_address": "IPAddress", "ip_protocol": "IPProtocol"}
 
@@ -404,6 +429,8 @@ class FilterModule:
             "gce_iam_policy_add": gce_iam_policy_add,
             "gce_iam_policy_remove": gce_iam_policy_remove,
             "gce_iam_policy_holds": gce_iam_policy_holds,
+            "gce_iam_policy_extra": gce_iam_policy_extra,
+            "gce_iam_policy_exact": gce_iam_policy_exact,
             "gce_differs": gce_differs,
             "gce_instance_groups": gce_instance_groups,
             "gce_topology_labels": gce_topology_labels,

@@ -1,5 +1,5 @@
 """The storage role as site.yml renders it: the StorageClasses the apps rely on, snapshots, and
-the GCE PD CSI driver (credentials from the node's service account, privileged node plugin)."""
+the GCE PD CSI driver (the controller's own key mounted as a file, privileged node plugin)."""
 
 from __future__ import annotations
 
@@ -69,8 +69,17 @@ def test_rwx_class_is_nfs_with_a_per_claim_directory(storage: List[Obj]) -> None
 
 def test_rwx_backend_default_is_documented() -> None:
     defaults = yaml.safe_load((ROOT / "roles/storage/defaults/main.yml").read_text())
-    assert defaults["storage_rwx_backend"] == "nfs-vm"
+    assert defaults["storage_rwx_backend"] == "{{ platform_rwx_backend | default('nfs-vm') }}"
     assert "storage_rwx_backend" in (ROOT / "docs/platform-services.md").read_text()
+
+
+def test_every_pd_disk_is_labelled_with_the_cluster(storage: List[Obj]) -> None:
+    # destroy.yml -e destroy_pvc_disks=yes deletes only disks labelled cluster=<gce_cluster_name>.
+    for name in ("standard-rwo", "standard-rwo-retain"):
+        assert one(storage, "StorageClass", name)["parameters"]["labels"] == "cluster=orchestrate"
+    driver = [c for c in one(storage, "Deployment", "pd-csi-controller")["spec"]["template"]["spec"]["containers"]
+              if c["name"] == "gce-pd-driver"][0]
+    assert "--extra-labels=cluster=orchestrate" in driver["args"]
 
 
 def test_snapshot_classes_for_both_drivers(storage: List[Obj]) -> None:
@@ -80,12 +89,23 @@ def test_snapshot_classes_for_both_drivers(storage: List[Obj]) -> None:
     assert all(c["apiVersion"] == "snapshot.storage.k8s.io/v1" for c in classes.values())
 
 
-def test_pd_driver_uses_the_node_service_account_not_a_key(storage: List[Obj]) -> None:
+def test_pd_controller_uses_its_own_key_mounted_as_a_file_not_the_node_account(storage: List[Obj]) -> None:
     controller = one(storage, "Deployment", "pd-csi-controller")
     spec = controller["spec"]["template"]["spec"]
-    env = [e["name"] for c in spec["containers"] for e in c.get("env") or []]
-    assert "GOOGLE_APPLICATION_CREDENTIALS" not in env
-    assert not [v for v in spec.get("volumes") or [] if "secret" in v]
+    driver = [c for c in spec["containers"] if c["name"] == "gce-pd-driver"][0]
+    env = {e["name"]: e.get("value") for e in driver.get("env") or []}
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/etc/pd-csi/cloud-sa/key.json"
+    mounts = {m["name"]: m for m in driver["volumeMounts"]}
+    assert mounts["cloud-sa"]["mountPath"] == "/etc/pd-csi/cloud-sa" and mounts["cloud-sa"]["readOnly"] is True
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["cloud-sa"]["secret"]["secretName"] == "pd-csi-cloud-sa"
+    # Project and zone from a cloud-config, so the controller never needs the metadata server.
+    assert "--cloud-config=/etc/pd-csi/cloud-config/cloud-config" in driver["args"]
+    config = one(storage, "ConfigMap", volumes["cloud-config"]["configMap"]["name"])
+    assert "[Global]" in config["data"]["cloud-config"] and "project-id = " in config["data"]["cloud-config"]
+    # Only the driver container holds the key; the sidecars never see it.
+    assert [c["name"] for c in spec["containers"] if any(m["name"] == "cloud-sa" for m in c.get("volumeMounts") or [])] == [
+        "gce-pd-driver"]
 
 
 def test_pd_driver_lives_in_the_storage_namespace(storage: List[Obj]) -> None:

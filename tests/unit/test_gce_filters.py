@@ -336,9 +336,32 @@ def test_iam_policy_remove_drops_the_member_and_empty_bindings():
     assert not gce.gce_iam_policy_holds(new, SA)
 
 
+def test_iam_policy_exact_revokes_the_disk_roles_a_narrowed_node_account_held():
+    # The node account of an older run held storageAdmin and the attach role; now it gets only
+    # the node roles, and everyone else's grants (and conditional ones) stay as they were.
+    policy = {"etag": "e", "bindings": [
+        {"role": "roles/compute.storageAdmin", "members": [SA]},
+        {"role": "projects/p/roles/demo_pd_csi_attach", "members": [SA, "user:a@example.com"]},
+        {"role": "roles/logging.logWriter", "members": ["user:a@example.com"]},
+        {"role": "roles/owner", "members": [SA], "condition": {"expression": "false"}},
+    ]}
+    node_roles = ["roles/logging.logWriter", "roles/monitoring.metricWriter"]
+    assert gce.gce_iam_policy_extra(policy, SA, node_roles) == ["projects/p/roles/demo_pd_csi_attach", "roles/compute.storageAdmin"]
+    new = gce.gce_iam_policy_exact(policy, SA, node_roles)
+    assert new["etag"] == "e"
+    assert gce.gce_iam_policy_extra(new, SA, node_roles) == []
+    assert gce.gce_iam_policy_missing(new, SA, node_roles) == []
+    assert {"role": "projects/p/roles/demo_pd_csi_attach", "members": ["user:a@example.com"]} in new["bindings"]
+    assert not [b for b in new["bindings"] if b["role"] == "roles/compute.storageAdmin"]
+    assert {"role": "roles/logging.logWriter", "members": ["user:a@example.com", SA]} in new["bindings"]
+    assert {"role": "roles/owner", "members": [SA], "condition": {"expression": "false"}} in new["bindings"]
+    assert gce.gce_iam_policy_exact(new, SA, node_roles)["bindings"] == new["bindings"]
+
+
 def test_filter_module_exports_every_helper():
     names = gce.FilterModule().filters()
     for name in ("gce_cidr_problems", "gce_instance_plan", "gce_firewall_rules", "gce_firewall_plan", "gce_differs",
                  "gce_instance_groups", "gce_iam_policy_missing", "gce_iam_policy_add", "gce_iam_policy_remove",
-                 "gce_iam_policy_holds", "gce_self_link_names", "gce_topology_labels"):
+                 "gce_iam_policy_holds", "gce_iam_policy_extra", "gce_iam_policy_exact", "gce_self_link_names",
+                 "gce_topology_labels"):
         assert callable(names[name])

@@ -193,6 +193,11 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "europe-west1-b/pvc-2222": {"name": "pvc-2222", "zone": "https://www.googleapis.com/compute/v1/projects/orchestrate-test-0000/zones/europe-west1-b",
                                     "description": '{"kubernetes.io/created-for/pv/name":"pvc-2222"}', "labels": {"cluster": "another"},
                                     "selfLink": "https://www.googleapis.com/compute/v1/projects/orchestrate-test-0000/zones/europe-west1-b/disks/pvc-2222"},
+        # Made by a PD CSI driver with the same description scheme but no cluster label (another
+        # cluster's, or ours before the label existed): listed, never deleted.
+        "europe-west1-c/pvc-3333": {"name": "pvc-3333", "zone": "https://www.googleapis.com/compute/v1/projects/orchestrate-test-0000/zones/europe-west1-c",
+                                    "description": '{"kubernetes.io/created-for/pv/name":"pvc-3333"}',
+                                    "selfLink": "https://www.googleapis.com/compute/v1/projects/orchestrate-test-0000/zones/europe-west1-c/disks/pvc-3333"},
     }}))
     return tmp_path
 
@@ -235,7 +240,8 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
 
     assert names(fake, "networks") == ["orchestrate-net"]
     assert names(fake, "subnetworks") == ["orchestrate-subnet"]
-    assert names(fake, "serviceAccounts") == ["orchestrate-nodes@orchestrate-test-0000.iam.gserviceaccount.com"]
+    assert names(fake, "serviceAccounts") == ["orchestrate-nodes@orchestrate-test-0000.iam.gserviceaccount.com",
+                                              "orchestrate-pd-csi@orchestrate-test-0000.iam.gserviceaccount.com"]
     instances = state(fake)["instances"]
     assert sorted(i["name"] for i in instances.values()) == [
         "orchestrate-cp-1", "orchestrate-cp-2", "orchestrate-cp-3",
@@ -246,6 +252,10 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
                              "environment": "production"}
     assert cp1["tags"]["items"] == ["orchestrate-node", "orchestrate-control-plane"]
     assert cp1["serviceAccounts"][0]["email"] == "orchestrate-nodes@orchestrate-test-0000.iam.gserviceaccount.com"
+    # A node's token can write logs and metrics and pull images, nothing more (no cloud-platform).
+    assert sorted(cp1["serviceAccounts"][0]["scopes"]) == [
+        "https://www.googleapis.com/auth/devstorage.read_only", "https://www.googleapis.com/auth/logging.write",
+        "https://www.googleapis.com/auth/monitoring.write"]
     assert cp1["metadata"]["ssh-keys"].startswith("debian:ssh-ed25519 ")
     assert names(fake, "firewalls") == sorted([
         "orchestrate-fw-admin-ssh", "orchestrate-fw-admin-api", "orchestrate-fw-nodes-to-cp", "orchestrate-fw-etcd-peers",
@@ -299,11 +309,12 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
         assert not left.get(collection), collection
     # The network is the cluster's own: every rule on it goes (GCE refuses to delete a network with rules).
     assert names(fake, "firewalls") == []
-    assert names(fake, "disks") == ["pvc-1111", "pvc-2222"]
+    assert names(fake, "disks") == ["pvc-1111", "pvc-2222", "pvc-3333"]
     assert changed(play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes")) == 0, "second destroy must change nothing"
 
-    play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", "-e", "destroy_pvc_disks=yes")
-    assert names(fake, "disks") == ["pvc-2222"], "only this cluster's PersistentVolume disks are deleted"
+    purged = play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", "-e", "destroy_pvc_disks=yes")
+    assert names(fake, "disks") == ["pvc-2222", "pvc-3333"], "only disks labelled cluster=orchestrate are deleted"
+    assert "1 pvc-* disk(s) carry no cluster label" in purged and "zones/europe-west1-c/disks/pvc-3333" in purged
 
 
 API_BACKENDS = """
