@@ -42,6 +42,9 @@ def run_platform(tmp_path: Path, extra: Dict[str, Any]) -> str:
     ({"storage_nfs_server": "nfs server!"}, "storage_nfs_server (platform_nfs_server)"),
     ({"storage_nfs_share": "relative/path"}, "storage_nfs_share"),
     ({"metrics_server_version": "v0.8.1"}, "metrics_server_version"),
+    ({"storage_pd_disk_labels": {"cluster": ""}}, "storage_pd_disk_labels"),
+    ({"storage_pd_disk_labels": {"cluster": "Other Cluster"}}, "storage_pd_disk_labels"),
+    ({"storage_pd_csi_key_file": "/nonexistent/key.json"}, "storage_pd_csi_key_file (platform_pd_csi_key_file)"),
 ])
 def test_bad_value_stops_before_anything_is_rendered(tmp_path: Path, extra: Dict[str, Any], named: str) -> None:
     assert named in run_platform(tmp_path, extra)
@@ -54,6 +57,9 @@ def test_apply_mode_needs_pinned_checksums_and_an_nfs_server(tmp_path: Path) -> 
     output = run_platform(tmp_path, {"platform_mode": "apply", "platform_nfs_server": "10.240.0.50", "storage_manifests": unpinned})
     assert "storage_manifests[0] (snapshot-crd-volumesnapshotclasses.yaml)" in output
     assert "checksum" in output
+    # Outside GCE nobody makes the PD CSI controller's key: applying needs it named.
+    output = run_platform(tmp_path, {"platform_mode": "apply", "platform_nfs_server": "10.240.0.50"})
+    assert "storage_pd_csi_key_file (platform_pd_csi_key_file)" in output
 
 
 def test_valid_overrides_pass_the_checks(tmp_path: Path) -> None:
