@@ -114,6 +114,7 @@ def gce_firewall_rules(
     gateway_health_check_port: Optional[int] = None,
     gateway_source_ranges: Sequence[str] = (),
     extra_node_tcp_ports: Sequence[Any] = (),
+    nfs_vm: bool = False,
 ) -> List[Dict[str, Any]]:
     """The complete ingress rule set of the cluster's network, as gcp_compute_firewall options.
 
@@ -161,6 +162,9 @@ def gce_firewall_rules(
                            "Clients of the gateway load balancer (passthrough: client addresses are kept) to its ports",
                            [_tcp(*sorted(set(int(p) for p in gateway_ports)))], [worker],
                            source_ranges=list(gateway_source_ranges)))
+    if nfs_vm:
+        rules.append(_rule(prefix + "nodes-to-nfs", "Nodes to the NFS VM of the RWX StorageClass: NFSv4 tcp 2049",
+                           [_tcp(2049)], ["%s-nfs" % cluster], source_tags=[node]))
     return rules
 
 

@@ -27,7 +27,7 @@ WRITE = [
     "gcp_compute_network", "gcp_compute_subnetwork", "gcp_compute_firewall", "gcp_compute_address",
     "gcp_compute_instance", "gcp_compute_instance_group", "gcp_compute_region_health_check",
     "gcp_compute_region_backend_service", "gcp_compute_forwarding_rule", "gcp_iam_service_account",
-    "gcp_compute_disk", "gcp_compute_region_disk", "gcp_iam_role",
+    "gcp_compute_disk", "gcp_compute_region_disk", "gcp_iam_role", "gcp_filestore_instance",
 ]
 INFO = [name + "_info" for name in WRITE]
 
@@ -47,7 +47,7 @@ COLLECTION = {
     "gcp_compute_forwarding_rule": ("region", "forwardingRules"), "gcp_compute_region_disk": ("region", "disks"),
     "gcp_compute_instance": ("zone", "instances"), "gcp_compute_instance_group": ("zone", "instanceGroups"),
     "gcp_compute_disk": ("zone", "disks"), "gcp_iam_service_account": ("iam", "serviceAccounts"),
-    "gcp_iam_role": ("iam", "roles"),
+    "gcp_iam_role": ("iam", "roles"), "gcp_filestore_instance": ("zone", "filestoreInstances"),
 }
 SPECIAL = {"ip_address": "IPAddress", "ip_protocol": "IPProtocol"}
 SKIP = {"project", "auth_kind", "scopes", "service_account_file", "service_account_contents",
@@ -141,6 +141,9 @@ def main():
                 for ac in nic.get("accessConfigs", []):
                     ac["natIP"] = "192.0.2.%d" % counter
             resource["tags"] = {"items": resource.get("tags", {}).get("items", [])}
+        if kind == "gcp_filestore_instance" and current is None:
+            for net in resource.get("networks", []):
+                net["ipAddresses"] = ["10.250.0.%d" % counter]
         if kind == "gcp_compute_address" and current is None:
             resource["address"] = "198.51.100.%d" % counter
         if kind == "gcp_compute_instance_group":
@@ -237,6 +240,11 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     first = play(fake, "playbooks/infra.yml")
     assert changed(first) > 0
     assert "Kubernetes API endpoint (kubeadm controlPlaneEndpoint): 198.51.100." in first
+    # The RWX backend (Filestore by default on GCE) exists and its address is published for storage.
+    filestore = state(fake)["filestoreInstances"]["europe-west1-b/orchestrate-rwx"]
+    assert filestore["tier"] == "BASIC_HDD" and filestore["fileShares"] == [{"name": "platform", "capacityGb": 1024}]
+    assert filestore["networks"][0]["network"] == "orchestrate-net" and filestore["labels"]["rwx-of"] == "orchestrate"
+    assert re.search(r"RWX backend \(filestore\): 10\.250\.0\.\d+:/platform", first)
 
     assert names(fake, "networks") == ["orchestrate-net"]
     assert names(fake, "subnetworks") == ["orchestrate-subnet"]
@@ -304,9 +312,13 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     assert changed(destroyed) > 0
     assert "kept (pass -e destroy_pvc_disks=yes to delete them)" in destroyed
     left = state(fake)
-    for collection in ("networks", "subnetworks", "instances", "instanceGroups", "addresses", "healthChecks",
+    for collection in ("instances", "instanceGroups", "addresses", "healthChecks",
                        "backendServices", "forwardingRules", "serviceAccounts"):
         assert not left.get(collection), collection
+    # The RWX data is kept without destroy_pvc_disks, and with it the network its peering uses.
+    assert names(fake, "filestoreInstances") == ["orchestrate-rwx"]
+    assert names(fake, "networks") == ["orchestrate-net"] and names(fake, "subnetworks") == ["orchestrate-subnet"]
+    assert "Filestore europe-west1-b/orchestrate-rwx - kept (pass -e destroy_pvc_disks=yes to delete it)" in destroyed
     # The network is the cluster's own: every rule on it goes (GCE refuses to delete a network with rules).
     assert names(fake, "firewalls") == []
     assert names(fake, "disks") == ["pvc-1111", "pvc-2222", "pvc-3333"]
@@ -315,6 +327,34 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     purged = play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", "-e", "destroy_pvc_disks=yes")
     assert names(fake, "disks") == ["pvc-2222", "pvc-3333"], "only disks labelled cluster=orchestrate are deleted"
     assert "1 pvc-* disk(s) carry no cluster label" in purged and "zones/europe-west1-c/disks/pvc-3333" in purged
+    # The same confirmation deletes the RWX data, and then the network can go.
+    assert not state(fake).get("filestoreInstances") and not state(fake).get("networks") and not state(fake).get("subnetworks")
+    assert changed(play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", "-e", "destroy_pvc_disks=yes")) == 0
+
+
+def test_nfs_vm_backend_exports_a_kept_disk_to_the_nodes_only(fake: Path) -> None:
+    nfs = ("-e", "platform_rwx_backend=nfs-vm")
+    first = play(fake, "playbooks/infra.yml", *nfs)
+    assert not state(fake).get("filestoreInstances")
+    disk = state(fake)["disks"]["europe-west1-b/orchestrate-rwx-data"]
+    assert disk["labels"]["rwx-of"] == "orchestrate" and "cluster" not in disk["labels"]
+    vm = state(fake)["instances"]["europe-west1-b/orchestrate-rwx"]
+    assert vm["tags"]["items"] == ["orchestrate-nfs"] and "cluster" not in vm["labels"]
+    assert "serviceAccounts" not in vm, "the NFS VM calls no Google API and gets no token"
+    data = [d for d in vm["disks"] if not d.get("boot")][0]
+    assert data["autoDelete"] is False and data["source"].endswith("/disks/orchestrate-rwx-data")
+    assert "/srv/nfs/platform 10.240.0.0/24(rw,sync,no_subtree_check,no_root_squash)" in vm["metadata"]["startup-script"]
+    rule = state(fake)["firewalls"]["global/orchestrate-fw-nodes-to-nfs"]
+    assert rule["sourceTags"] == ["orchestrate-node"] and rule["targetTags"] == ["orchestrate-nfs"]
+    assert rule["allowed"] == [{"ipProtocol": "tcp", "ports": ["2049"]}]
+    assert re.search(r"RWX backend \(nfs-vm\): 10\.240\.0\.\d+:/srv/nfs/platform", first)
+    assert changed(play(fake, "playbooks/infra.yml", *nfs)) == 0
+
+    destroyed = play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", *nfs)
+    assert changed(destroyed) > 0 and not state(fake).get("instances") and not state(fake).get("networks")
+    assert "orchestrate-rwx-data" in names(fake, "disks"), "the NFS data disk is kept without destroy_pvc_disks"
+    play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", "-e", "destroy_pvc_disks=yes", *nfs)
+    assert "orchestrate-rwx-data" not in names(fake, "disks")
 
 
 API_BACKENDS = """
