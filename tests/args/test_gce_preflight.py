@@ -83,7 +83,7 @@ def run_infra(tmp_path: Path, extra: Dict[str, object]) -> str:
 def test_the_task_scan_finds_the_api_tasks() -> None:
     names = gcp_task_names()
     assert {"Look up the VPC network", "Create the missing instances", "Look up the load balancers' addresses",
-            "Grant the project roles that are missing"} <= names
+            "Give each service account exactly its project roles", "Create the Filestore instance"} <= names
 
 
 @pytest.mark.parametrize("extra, named", [
@@ -104,6 +104,9 @@ def test_the_task_scan_finds_the_api_tasks() -> None:
     pytest.param({"gce_zones": ["europe-west1-b", "europe-west1-b"]}, "gce_zones", id="zone-twice"),
     pytest.param({"platform_calico_encapsulation": "none"}, "platform_calico_encapsulation", id="encapsulation"),
     pytest.param({"gce_instances_ssh_public_keys": ["no-user-key"]}, "gce_instances_ssh_public_keys", id="ssh-key"),
+    pytest.param({"platform_rwx_backend": "gluster"}, "gce_rwx_backend", id="rwx-backend"),
+    pytest.param({"gce_rwx_filestore_capacity_gb": 100}, "gce_rwx_filestore_capacity_gb", id="filestore-too-small"),
+    pytest.param({"gce_rwx_zone": "europe-west1-z"}, "gce_rwx_zone", id="rwx-zone-outside-the-cluster"),
 ])
 def test_bad_setting_stops_infra_before_any_api_call(tmp_path: Path, extra: Dict[str, object], named: str) -> None:
     output = run_infra(tmp_path, extra)

@@ -121,6 +121,13 @@ def test_firewall_rules_ipip_opens_bgp_and_protocol_4_instead_of_vxlan():
     assert ("tcp", "179") not in opened(rules()["demo-fw-node-to-node"])
 
 
+def test_firewall_rules_open_nfs_only_from_the_nodes_to_the_nfs_vm():
+    assert "demo-fw-nodes-to-nfs" not in rules()
+    nfs = rules(nfs_vm=True)["demo-fw-nodes-to-nfs"]
+    assert opened(nfs) == [("tcp", "2049")]
+    assert nfs["source_tags"] == ["demo-node"] and nfs["target_tags"] == ["demo-nfs"] and "source_ranges" not in nfs
+
+
 def test_firewall_rules_reject_unknown_encapsulation():
     with pytest.raises(gce.GceFilterError):
         rules(encapsulation="none")

@@ -217,6 +217,11 @@ def play(fake: Path, playbook: str, *extra: str) -> str:
     return output
 
 
+def flat(output: str) -> str:
+    """The output with every run of whitespace as one space (the YAML callback wraps long messages)."""
+    return " ".join(output.split())
+
+
 def changed(output: str) -> int:
     found = RECAP.findall(output)
     assert found, output[-3000:]
@@ -244,7 +249,7 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     filestore = state(fake)["filestoreInstances"]["europe-west1-b/orchestrate-rwx"]
     assert filestore["tier"] == "BASIC_HDD" and filestore["fileShares"] == [{"name": "platform", "capacityGb": 1024}]
     assert filestore["networks"][0]["network"] == "orchestrate-net" and filestore["labels"]["rwx-of"] == "orchestrate"
-    assert re.search(r"RWX backend \(filestore\): 10\.250\.0\.\d+:/platform", first)
+    assert re.search(r"RWX backend \(filestore\): 10\.250\.0\.\d+:/platform", flat(first))
 
     assert names(fake, "networks") == ["orchestrate-net"]
     assert names(fake, "subnetworks") == ["orchestrate-subnet"]
@@ -318,7 +323,7 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     # The RWX data is kept without destroy_pvc_disks, and with it the network its peering uses.
     assert names(fake, "filestoreInstances") == ["orchestrate-rwx"]
     assert names(fake, "networks") == ["orchestrate-net"] and names(fake, "subnetworks") == ["orchestrate-subnet"]
-    assert "Filestore europe-west1-b/orchestrate-rwx - kept (pass -e destroy_pvc_disks=yes to delete it)" in destroyed
+    assert "Filestore europe-west1-b/orchestrate-rwx - kept (pass -e destroy_pvc_disks=yes to delete it)" in flat(destroyed)
     # The network is the cluster's own: every rule on it goes (GCE refuses to delete a network with rules).
     assert names(fake, "firewalls") == []
     assert names(fake, "disks") == ["pvc-1111", "pvc-2222", "pvc-3333"]
@@ -326,7 +331,7 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
 
     purged = play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", "-e", "destroy_pvc_disks=yes")
     assert names(fake, "disks") == ["pvc-2222", "pvc-3333"], "only disks labelled cluster=orchestrate are deleted"
-    assert "1 pvc-* disk(s) carry no cluster label" in purged and "zones/europe-west1-c/disks/pvc-3333" in purged
+    assert "1 pvc-* disk(s) carry no cluster label" in flat(purged) and "zones/europe-west1-c/disks/pvc-3333" in purged
     # The same confirmation deletes the RWX data, and then the network can go.
     assert not state(fake).get("filestoreInstances") and not state(fake).get("networks") and not state(fake).get("subnetworks")
     assert changed(play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", "-e", "destroy_pvc_disks=yes")) == 0
@@ -347,7 +352,7 @@ def test_nfs_vm_backend_exports_a_kept_disk_to_the_nodes_only(fake: Path) -> Non
     rule = state(fake)["firewalls"]["global/orchestrate-fw-nodes-to-nfs"]
     assert rule["sourceTags"] == ["orchestrate-node"] and rule["targetTags"] == ["orchestrate-nfs"]
     assert rule["allowed"] == [{"ipProtocol": "tcp", "ports": ["2049"]}]
-    assert re.search(r"RWX backend \(nfs-vm\): 10\.240\.0\.\d+:/srv/nfs/platform", first)
+    assert re.search(r"RWX backend \(nfs-vm\): 10\.240\.0\.\d+:/srv/nfs/platform", flat(first))
     assert changed(play(fake, "playbooks/infra.yml", *nfs)) == 0
 
     destroyed = play(fake, "playbooks/destroy.yml", "-e", "confirm_destroy=yes", *nfs)
