@@ -31,7 +31,12 @@ tests/policy/test_network_matrix_doc.py fails while this file is out of date. --
 
 Every namespace the platform owns starts closed: the `namespaces` role renders a default-deny
 ingress and egress NetworkPolicy in each, plus one egress policy that lets every pod resolve
-names through the cluster DNS. The `network_policies` role then renders one NetworkPolicy per
+names through the cluster DNS. `kube-system`, which the platform does not create but which
+holds its CoreDNS, metrics-server and snapshot controller, gets the same two policies
+(`namespaces_firewalled`), so CoreDNS and metrics-server have exactly the flows below; the
+control plane's static pods, kube-proxy and csi-driver-nfs there use the host network and are
+not governed by NetworkPolicy (the GCE firewall closes the nodes). `calico-system` and
+`tigera-operator` belong to the Tigera operator and are left to it. The `network_policies` role then renders one NetworkPolicy per
 pod endpoint below (`allow-<endpoint>` in the endpoint's namespace), with one ingress rule per
 flow that ends at the endpoint and one egress rule per flow that starts there. A connection
 works only when both ends allow it: the client's egress rule and the server's ingress rule
@@ -50,7 +55,8 @@ Some endpoints are not pods: `external` is `network_policies_external_cidrs` (0.
 the pod, service and node CIDRs and `network_policies_external_except` (the link-local range); `nodes` is `network_policies_node_cidrs` (host-network pods such as
 node-exporter and calico-node, and NodePort traffic that the forwarding node SNATs);
 `kube-apiserver` is `network_policies_apiserver_cidrs` on port 6443; `gce-metadata` is
-`network_policies_metadata_cidrs` (the metadata server, port 80). Calico enforces policy after
+`network_policies_metadata_cidrs` (the metadata server: port 80 for the PD CSI node plugin's
+instance identity, 53 for CoreDNS's upstream resolver; no platform pod may fetch a token there). Calico enforces policy after
 kube-proxy's DNAT, so a pod that talks to the `kubernetes` Service (ClusterIP, port 443) is
 checked against the API server's real address and port 6443, and the gateway's NodePorts against
 the proxy's container ports.
@@ -120,6 +126,8 @@ def endpoints_table(matrix: Matrix) -> List[str]:
     for name, ep in matrix.endpoints.items():
         if ep.get("addresses"):
             where, what = "—", "address group `%s`" % ep["addresses"]
+        elif ep.get("pods_anywhere"):
+            where, what = "every namespace", "every pod (`namespaceSelector: {}`)"
         else:
             where = "`%s`" % ep["namespace"]
             what = ", ".join("`%s=%s`" % (k, v) for k, v in ep["pods"].items())

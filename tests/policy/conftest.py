@@ -33,8 +33,18 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 
 
 @pytest.fixture(scope="session")
-def namespaces(platform: Rendered) -> Dict[str, Dict[str, str]]:
+def created_namespaces(platform: Rendered) -> Dict[str, Dict[str, str]]:
+    """The namespaces the platform creates (rendered Namespace objects), with their labels."""
     return {ns["metadata"]["name"]: dict(ns["metadata"].get("labels") or {}) for ns in platform.of_kind("Namespace")}
+
+
+@pytest.fixture(scope="session")
+def namespaces(platform: Rendered, created_namespaces: Dict[str, Dict[str, str]]) -> Dict[str, Dict[str, str]]:
+    """Every namespace the platform firewalls: those it creates, and existing ones that hold
+    platform pods and get its default-deny (kube-system; namespaces_firewalled)."""
+    firewalled = {p["metadata"]["namespace"] for p in platform.of_kind("NetworkPolicy")
+                  if p["metadata"]["name"] == "default-deny"}
+    return dict({name: {} for name in sorted(firewalled)}, **created_namespaces)
 
 
 @pytest.fixture(scope="session")

@@ -94,7 +94,7 @@ class Matrix:
         return [f for f in self.flows if self.enabled(f)]
 
     def pod_endpoints(self) -> List[Obj]:
-        return [e for e in self.endpoints.values() if not e.get("addresses")]
+        return [e for e in self.endpoints.values() if not e.get("addresses") and not e.get("pods_anywhere")]
 
     def platform_pod_endpoints(self) -> List[Obj]:
         return [e for e in self.pod_endpoints() if e.get("policy", True)]
@@ -229,6 +229,8 @@ class Analysis:
         if endpoint == ANY:
             return [n.name for n in self.nodes if self.is_platform_pod(n)]
         ep = self.matrix.endpoints[endpoint]
+        if ep.get("pods_anywhere"):
+            return [n.name for n in self.nodes if n.is_pod]
         if ep.get("addresses"):
             return [n.name for n in self.nodes if not n.is_pod and self.matrix.in_group(n.ip, ep["addresses"])]
         return list(self.members.get(endpoint, []))
@@ -272,7 +274,12 @@ def problems(matrix: Matrix) -> List[str]:
     for name, ep in matrix.endpoints.items():
         if not NAME.match(name):
             found.append("endpoint %s: not a lowercase DNS label" % name)
-        if ep.get("addresses"):
+        if ep.get("pods_anywhere"):
+            if ep.get("addresses") or ep.get("namespace") or ep.get("pods"):
+                found.append("endpoint %s: pods_anywhere stands alone (no namespace, pods or addresses)" % name)
+            if any(f.get("to") == name for f in matrix.flows):
+                found.append("endpoint %s: pods_anywhere is a source only (no policy selects every pod)" % name)
+        elif ep.get("addresses"):
             if ep["addresses"] not in ADDRESS_GROUPS:
                 found.append("endpoint %s: addresses must be one of %s" % (name, ", ".join(ADDRESS_GROUPS)))
         elif not ep.get("namespace") or not ep.get("pods"):

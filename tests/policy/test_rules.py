@@ -182,9 +182,9 @@ def test_pod_security_hardens_every_namespace_the_platform_owns() -> None:
     assert sorted(role_defaults("pod_security")["pod_security_namespaces"]) == sorted(owned)
 
 
-def test_default_service_accounts_mount_no_token(platform: Rendered, namespaces: Dict[str, Dict[str, str]]) -> None:
+def test_default_service_accounts_mount_no_token(platform: Rendered, created_namespaces: Dict[str, Dict[str, str]]) -> None:
     accounts = {sa["metadata"]["namespace"]: sa for path, objs in platform.files.items()
                 if path.startswith("security/pod_security/") for sa in objs if sa.get("kind") == "ServiceAccount"}
     assert accounts, "site.yml rendered nothing for the pod_security role: add it to playbooks/security.yml"
-    assert sorted(accounts) == sorted(namespaces)
+    assert sorted(accounts) == sorted(created_namespaces)
     assert all(sa["metadata"]["name"] == "default" and sa["automountServiceAccountToken"] is False for sa in accounts.values())

@@ -167,3 +167,36 @@ def test_foreign_namespace_check() -> None:
     stray = {"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "elsewhere"}}
     assert policies.foreign_namespaces([stray], ["web"])
     assert not policies.foreign_namespaces([stray], ["elsewhere"])
+
+
+# -- kube-system and the metadata server (issue 12 items 5 and 12) ------------------------------
+
+
+def _policy(rendered: Rendered, namespace: str, name: str) -> Obj:
+    found = [p for p in rendered.of_kind("NetworkPolicy")
+             if p["metadata"]["namespace"] == namespace and p["metadata"]["name"] == name]
+    assert len(found) == 1, "expected NetworkPolicy %s/%s" % (namespace, name)
+    return found[0]
+
+
+def test_kube_system_denies_by_default_and_coredns_and_metrics_server_get_their_flows(rendered: Rendered) -> None:
+    deny = _policy(rendered, "kube-system", "default-deny")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    _policy(rendered, "kube-system", "allow-dns-egress")
+    dns = _policy(rendered, "kube-system", "allow-dns")
+    # Every pod of every namespace may query CoreDNS, on 53 only.
+    queries = [r for r in dns["spec"]["ingress"] if {"namespaceSelector": {}} in r["from"]]
+    assert len(queries) == 1 and sorted((p["protocol"], p["port"]) for p in queries[0]["ports"]) == [("TCP", 53), ("UDP", 53)]
+    metrics = _policy(rendered, "kube-system", "allow-metrics-server")
+    assert [p["port"] for r in metrics["spec"]["ingress"] for p in r["ports"]] == [10250]
+    assert all("ipBlock" in peer for r in metrics["spec"]["ingress"] for peer in r["from"])
+
+
+def test_no_platform_pod_but_the_pd_csi_node_plugin_and_coredns_reaches_the_metadata_server(rendered: Rendered) -> None:
+    # The PD CSI controller has its own key and a cloud-config: no flow to 169.254.169.254 at all.
+    reach = set()
+    for policy in rendered.of_kind("NetworkPolicy"):
+        for rule in policy["spec"].get("egress") or []:
+            if any(peer.get("ipBlock", {}).get("cidr") == "169.254.169.254/32" for peer in rule.get("to") or []):
+                reach.add((policy["metadata"]["name"], tuple(sorted(p["port"] for p in rule["ports"]))))
+    assert reach == {("allow-gce-pd-csi-node", (80,)), ("allow-dns", (53, 53))}
