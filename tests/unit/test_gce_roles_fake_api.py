@@ -351,7 +351,7 @@ def test_nfs_vm_backend_exports_a_kept_disk_to_the_nodes_only(fake: Path) -> Non
     assert "/srv/nfs/platform 10.240.0.0/24(rw,sync,no_subtree_check,no_root_squash)" in vm["metadata"]["startup-script"]
     rule = state(fake)["firewalls"]["global/orchestrate-fw-nodes-to-nfs"]
     assert rule["sourceTags"] == ["orchestrate-node"] and rule["targetTags"] == ["orchestrate-nfs"]
-    assert rule["allowed"] == [{"ipProtocol": "tcp", "ports": ["2049"]}]
+    assert rule["allowed"] == [{"IPProtocol": "tcp", "ports": ["2049"]}]
     assert re.search(r"RWX backend \(nfs-vm\): 10\.240\.0\.\d+:/srv/nfs/platform", flat(first))
     assert changed(play(fake, "playbooks/infra.yml", *nfs)) == 0
 
