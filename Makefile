@@ -1,6 +1,7 @@
 # One entry point for setting up and testing orchestrate.platform.
 #   make setup   - Python venv (.venv) with Ansible, the bundled collections and the test tools
-#   make test    - everything CI runs: lint, syntax, pytest (unit, args, render, docs, live*), molecule
+#   make deps    - the Debian packages the tests need (scripts/install-system-deps.sh; sudo when not root)
+#   make test    - everything CI runs: deps, lint, syntax, pytest (unit, args, render, docs, live*), molecule
 # (* live tests skip with a reason unless KUBECONFIG / GCP credentials are set)
 
 SHELL := /bin/bash
@@ -18,7 +19,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test lint syntax pytest molecule molecule-roles render benchmark network-matrix role-docs dashboards clean
+.PHONY: deps setup test lint syntax pytest molecule molecule-roles render benchmark network-matrix role-docs dashboards clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,11 @@ $(STAMP): requirements.txt
 	touch $@
 
 setup: $(STAMP)
+
+# First prerequisite of `make test`: installs what is missing (or stops at once with the exact
+# command to run as root) before minutes of tests, not after.
+deps:
+	scripts/install-system-deps.sh test
 
 lint: setup
 	yamllint --strict .
@@ -72,7 +78,7 @@ dashboards: setup
 role-docs: setup
 	$(BIN)/python scripts/gen-role-docs.py
 
-test: lint syntax pytest molecule
+test: deps lint syntax pytest molecule
 
 clean:
 	rm -rf build .pytest_cache

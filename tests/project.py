@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -25,10 +26,41 @@ def ansible_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-def run_playbook(args: List[str], extra_env: Optional[Dict[str, str]] = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run ansible-playbook from the project root; output captured as text."""
+WATCHED_BUILD = ("downloads", "secrets", "kubeconfig", "manifests")
+
+
+def checkout_build_state() -> Dict[str, float]:
+    """Every file (and its mtime) a playbook run could write into the checkout's build/."""
+    state: Dict[str, float] = {}
+    for name in WATCHED_BUILD:
+        path = ROOT / "build" / name
+        items = [path, *path.rglob("*")] if path.is_dir() else [path] if path.exists() else []
+        state.update({str(item.relative_to(ROOT)): item.stat().st_mtime for item in items})
+    return state
+
+
+def build_dir_args(build_dir: Optional[Path] = None) -> List[str]:
+    """Extra vars that keep a run's downloads, secrets, kubeconfig and manifests out of the checkout.
+
+    Without `build_dir` every run gets a fresh directory (under pytest's temporary directory when
+    tests/conftest.py set TEST_BUILD_ROOT), so no test reads what an earlier run left behind.
+    Later `-e` options of the caller (e.g. platform_render_dir) still win."""
+    if build_dir is None:
+        root = os.environ.get("TEST_BUILD_ROOT")
+        if root:
+            os.makedirs(root, exist_ok=True)
+        build_dir = Path(tempfile.mkdtemp(prefix="build-", dir=root or None))
+    return ["-e", "platform_build_dir=%s" % build_dir, "-e", "platform_render_dir=%s" % (build_dir / "manifests")]
+
+
+def run_playbook(args: List[str], extra_env: Optional[Dict[str, str]] = None, timeout: int = 600,
+                 build_dir: Optional[Path] = None) -> subprocess.CompletedProcess:
+    """Run ansible-playbook from the project root; output captured as text.
+
+    Everything the run writes goes under `build_dir` (a fresh temporary directory by default),
+    never into the checkout's build/."""
     return subprocess.run(
-        [str(BIN / "ansible-playbook"), *args],
+        [str(BIN / "ansible-playbook"), *build_dir_args(build_dir), *args],
         cwd=ROOT,
         env=ansible_env(extra_env),
         capture_output=True,

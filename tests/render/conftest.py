@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from project import run_playbook
+from project import checkout_build_state, run_playbook
 from rendered import Rendered
 
 
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    """site.yml run twice on the render-only default inventory, into a fresh directory."""
-    root = tmp_path_factory.mktemp("manifests")
-    args = ["site.yml", "-e", "platform_render_dir=%s" % root]
-    first = run_playbook(args)
+    """site.yml run twice on the render-only default inventory, everything it writes (manifests,
+    secrets, downloads) in one fresh build directory outside the checkout."""
+    build = tmp_path_factory.mktemp("build")
+    checkout_before = checkout_build_state()
+    first = run_playbook(["site.yml"], build_dir=build)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
-    second = run_playbook(args)
+    second = run_playbook(["site.yml"], build_dir=build)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
-    return Rendered(root, first, second)
+    rendered = Rendered(build / "manifests", first, second)
+    rendered.build = build
+    rendered.checkout_changed = sorted(
+        path for path, mtime in checkout_build_state().items() if checkout_before.get(path) != mtime)
+    return rendered

@@ -22,6 +22,9 @@ def load_tree(root: Path) -> Dict[str, List[Obj]]:
 class Rendered:
     def __init__(self, root: Path, first: subprocess.CompletedProcess, second: subprocess.CompletedProcess) -> None:
         self.root = root
+        # The run's build directory (platform_build_dir) and what it changed in the checkout's build/.
+        self.build = root.parent
+        self.checkout_changed: List[str] = []
         self.first = first
         self.second = second
         self.files = load_tree(root)

@@ -106,7 +106,7 @@ def test_gce_inventory_and_role_defaults_share_the_nodeport_variables() -> None:
     assert gce["platform_gateway_https_nodeport"] == 30443
 
 
-def test_tls_secret_covers_the_domain_and_keeps_the_key_out_of_git(gateway: List[Obj]) -> None:
+def test_tls_secret_covers_the_domain_and_keeps_the_key_out_of_git(gateway: List[Obj], rendered: Rendered) -> None:
     secret = one(gateway, "Secret", "platform-tls")
     assert secret["type"] == "kubernetes.io/tls"
     cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
@@ -115,7 +115,7 @@ def test_tls_secret_covers_the_domain_and_keeps_the_key_out_of_git(gateway: List
     ca = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca.crt"]))
     assert cert.issuer == ca.subject and ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert "build/" in (ROOT / ".gitignore").read_text().split()
-    secrets_dir = ROOT / "build/secrets/gateway"
+    secrets_dir = rendered.build / "secrets/gateway"
     assert (secrets_dir / "tls.key").stat().st_mode & 0o077 == 0
 
 

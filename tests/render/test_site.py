@@ -21,6 +21,13 @@ def test_first_run_renders_and_says_nothing_was_applied(rendered: Rendered) -> N
     assert rendered.files, "site.yml rendered no manifest"
 
 
+def test_runs_write_into_their_build_directory_not_into_the_checkout(rendered: Rendered) -> None:
+    """platform_build_dir moves downloads and secrets with the manifests (issue 13, point 5)."""
+    assert rendered.checkout_changed == []
+    assert (rendered.build / "secrets" / "gateway" / "tls.key").is_file()
+    assert (rendered.build / "secrets" / "wordpress-admin-password").is_file()
+
+
 def test_second_run_changes_nothing(rendered: Rendered) -> None:
     assert recap_changed(rendered.second.stdout) == 0
 
