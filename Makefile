@@ -49,8 +49,11 @@ $(MERMAID): tests/docs/mermaid/package.json tests/docs/mermaid/package-lock.json
 	if command -v npm >/dev/null 2>&1; then tests/docs/mermaid/install.sh >/dev/null && touch $@; \
 	else echo "npm not found: the Mermaid parser test will be skipped"; fi
 
+# Every core (two on the reference machine): playbook runs write only to their own temporary
+# directories, and the tests of one shared render stay on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= auto
 pytest: setup $(MERMAID)
-	pytest
+	pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # CI runs the combined scenario (the three node roles in cluster order: check mode, converge,
 # idempotence, verify); the per-role scenarios are for working on one role.

@@ -1,4 +1,5 @@
-"""Session-wide test set-up: playbook runs write under pytest's temporary directory only.
+"""Session-wide test set-up: playbook runs write under pytest's temporary directory only, and
+tests sharing an expensive session fixture stay on one pytest-xdist worker.
 
 tests/project.py gives every ansible-playbook run a fresh build directory under
 TEST_BUILD_ROOT; the checkout's build/ is left exactly as it was (checked at the end)."""
@@ -28,4 +29,18 @@ def playbook_build_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
         os.environ["TEST_BUILD_ROOT"] = previous
     after = checkout_build_state()
     changed = sorted(path for path in set(before) | set(after) if before.get(path) != after.get(path))
-    assert not changed, "the tests wrote into the checkout: %s" % changed[:10]
+    assert not changed, ("the checkout's build/ changed during the tests (a test, or an ansible-playbook run by hand "
+                         "meanwhile, wrote there): %s" % changed[:10])
+
+
+# Session fixtures that run site.yml: with `pytest -n N --dist loadgroup` (make pytest) every test
+# using one of them goes to the same worker, so each platform is rendered once, not once per worker.
+SHARED_RENDERS = ("rendered", "platform")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    for item in items:
+        for fixture in SHARED_RENDERS:
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name=fixture))
+                break

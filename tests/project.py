@@ -40,7 +40,8 @@ def checkout_build_state() -> Dict[str, float]:
 
 
 def build_dir_args(build_dir: Optional[Path] = None) -> List[str]:
-    """Extra vars that keep a run's downloads, secrets, kubeconfig and manifests out of the checkout.
+    """Extra vars that keep a run's downloads, secrets, kubeconfig and manifests out of the checkout,
+    and every run offline.
 
     Without `build_dir` every run gets a fresh directory (under pytest's temporary directory when
     tests/conftest.py set TEST_BUILD_ROOT), so no test reads what an earlier run left behind.
@@ -50,7 +51,10 @@ def build_dir_args(build_dir: Optional[Path] = None) -> List[str]:
         if root:
             os.makedirs(root, exist_ok=True)
         build_dir = Path(tempfile.mkdtemp(prefix="build-", dir=root or None))
-    return ["-e", "platform_build_dir=%s" % build_dir, "-e", "platform_render_dir=%s" % (build_dir / "manifests")]
+    # No test fetches upstream files (nothing leaves the machine); tests that check the
+    # probe pass platform_upstream_fetch=auto with a loopback platform_upstream_probe_url.
+    return ["-e", "platform_build_dir=%s" % build_dir, "-e", "platform_render_dir=%s" % (build_dir / "manifests"),
+            "-e", "platform_upstream_fetch=no"]
 
 
 def run_playbook(args: List[str], extra_env: Optional[Dict[str, str]] = None, timeout: int = 600,

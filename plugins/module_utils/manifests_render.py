@@ -68,6 +68,9 @@ def plan(directory: str, documents: Sequence[Document]) -> RenderPlan:
     result = RenderPlan(directory)
     produced = set()
     for source, objects in documents:
+        if not objects:
+            # A template behind a false condition renders nothing: no empty file (a stale one goes).
+            continue
         name = output_name(source)
         if name in produced:
             raise ManifestError("two sources render to the same file %s" % name)

@@ -138,7 +138,7 @@ def test_missing_gcp_auth_kind_is_named(tmp_path: Path) -> None:
     result = run_playbook(["playbooks/infra.yml", "-i", "inventories/gce", "-e", json.dumps(VALID)], extra_env=env, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "GCP_AUTH_KIND must be set" in output
+    assert "GCP_AUTH_KIND (environment) is ''" in output
     assert started_gcp_tasks(output) == []
 
 

@@ -14,9 +14,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     secrets, downloads) in one fresh build directory outside the checkout."""
     build = tmp_path_factory.mktemp("build")
     checkout_before = checkout_build_state()
-    first = run_playbook(["site.yml"], build_dir=build)
+    # The once-per-run upstream probe, answered "no" by a closed loopback port.
+    offline = ["-e", "platform_upstream_fetch=auto", "-e", "platform_upstream_probe_url=http://127.0.0.1:9/"]
+    first = run_playbook(["site.yml", *offline], build_dir=build)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
-    second = run_playbook(["site.yml"], build_dir=build)
+    second = run_playbook(["site.yml", *offline], build_dir=build)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     rendered = Rendered(build / "manifests", first, second)
     rendered.build = build

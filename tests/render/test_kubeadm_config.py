@@ -292,7 +292,7 @@ def test_calico_ip_pool_is_the_kubeadm_pod_subnet(tmp_path: Path, kubeadm_docs: 
     )
     result = run_playbook([str(playbook), "-i", str(inventory(tmp_path)), "-e", json.dumps({"platform_cloud": "gce"})])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "fetched at apply time" in result.stdout
+    assert "calico: 2 upstream file(s) left out" in result.stdout
     installation = yaml.safe_load((render_dir / "platform/calico/20-installation-default.yaml").read_text())
     pool = installation["spec"]["calicoNetwork"]["ipPools"][0]
     assert pool["cidr"] == kubeadm_docs["ClusterConfiguration"]["networking"]["podSubnet"]

@@ -28,6 +28,34 @@ def test_runs_write_into_their_build_directory_not_into_the_checkout(rendered: R
     assert (rendered.build / "secrets" / "wordpress-admin-password").is_file()
 
 
+BUNDLES = ("calico", "storage", "gateway")
+
+
+def test_offline_each_upstream_bundle_is_one_line_and_nothing_failed(rendered: Rendered) -> None:
+    """Issue 13, point 3: decided once (one probe), one line per bundle, no ignored failures."""
+    output = rendered.first.stdout
+    assert output.count("TASK [Find out once whether upstream files can be fetched]") == 1
+    lines = re.findall(r"msg: '?(\w+): (\d+) upstream file\(s\) left out, upstream not reachable", output)
+    assert sorted(role for role, _ in lines) == sorted(BUNDLES), lines
+    assert "FAILED!" not in output and "...ignoring" not in output and "fatal:" not in output
+
+
+def test_the_closing_summary_is_exact(rendered: Rendered) -> None:
+    output = rendered.first.stdout[rendered.first.stdout.index("TASK [Say what was rendered"):]
+    for stage in sorted({path.split("/")[0] for path in rendered.files}):
+        files = {path: objs for path, objs in rendered.files.items() if path.startswith(stage + "/")}
+        objects = sum(len(objs) for objs in files.values())
+        assert "%s: %d object(s) in %d file(s)" % (stage, objects, len(files)) in output, output[:3000]
+    for role in BUNDLES:
+        assert re.search(r"upstream %s: left out \(\d+ file\(s\)\): upstream not reachable" % role, output), output[:3000]
+    assert "%d object(s) in %d file(s) under" % (len(rendered.objects), len(rendered.files)) in output
+
+
+def test_no_empty_file_and_no_site_that_was_never_created(rendered: Rendered) -> None:
+    assert [path for path, objs in rendered.files.items() if not objs] == []
+    assert "password in" not in rendered.first.stdout and "Site: https://" not in rendered.first.stdout
+
+
 def test_second_run_changes_nothing(rendered: Rendered) -> None:
     assert recap_changed(rendered.second.stdout) == 0
 

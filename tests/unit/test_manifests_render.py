@@ -47,6 +47,13 @@ def test_stale_files_are_removed_and_others_left(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["10-cm.yaml", "notes.txt"]
 
 
+def test_a_template_that_renders_nothing_writes_no_file(tmp_path: Path) -> None:
+    (tmp_path / "30-optional.yaml").write_text("---\nkind: ConfigMap\n")
+    result = plan(str(tmp_path), [("10-cm.yaml.j2", [CM]), ("30-optional.yaml.j2", [])])
+    execute(result)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["10-cm.yaml"]
+
+
 def test_two_sources_for_one_file_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="same file"):
         plan(str(tmp_path), [("a/10-x.yaml.j2", [CM]), ("b/10-x.yaml", [CM])])
