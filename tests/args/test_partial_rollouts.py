@@ -21,11 +21,17 @@ from project import BIN, ROOT, ansible_env, run_playbook
 
 pytestmark = pytest.mark.slow
 
-ROLES = sorted(path.name for path in (ROOT / "roles").iterdir() if (path / "tasks").is_dir())
+def site_roles() -> List[str]:
+    """The roles site.yml's stage playbooks run (others, such as ha_test, have playbooks of their own)."""
+    stage_playbooks = re.findall(r"import_playbook: (\S+)", (ROOT / "site.yml").read_text())
+    text = "".join((ROOT / path).read_text() for path in stage_playbooks)
+    return sorted(set(re.findall(r"orchestrate\.platform\.(\w+)", text)) & {p.name for p in (ROOT / "roles").iterdir()})
+
+
+ROLES = site_roles()
 NODE_ROLES = {"node_prereqs", "containerd", "kube_packages", "kubeadm_control_plane", "kubeadm_join"}
 # Node roles whose preflight runs on the nodes (the kubeadm roles' inputs are checked on the controller).
 NODE_CHECKED_ROLES = {"node_prereqs", "containerd", "kube_packages"}
-INFRA_ROLES = {"gce_network", "gce_instances", "gce_loadbalancer"}
 # Roles a selected role needs on GCE: the API and gateway addresses come from gce_loadbalancer.
 HELPERS = {"gce": {"kubeadm_control_plane": {"gce_loadbalancer"}, "gateway": {"gce_loadbalancer"}}}
 GCE_SETTINGS = {
@@ -50,6 +56,7 @@ def readme_stages() -> Dict[str, Set[str]]:
 
 
 STAGES = readme_stages()
+INFRA_ROLES = STAGES.get("infra", set())
 
 
 def listed_tags() -> List[str]:
