@@ -153,10 +153,6 @@ def test_tag_alone_passes_preflight(tmp_path: Path, inventory: str, tag: str) ->
     """The real preflight of the tag's roles, in apply mode; nodes are contacted only for node roles
     (example-static's nodes are documentation addresses: for those tags --list-tasks is the check)."""
     path, extra = INVENTORIES[inventory]
-    if inventory == "gce" and "storage" in expected_roles(tag):
-        # The storage preflight asks for platform_nfs_server, which on GCE the infra stage is to
-        # create and feed (issue 12, item 3); until then a storage-only run on GCE stops here.
-        pytest.xfail("issue 12 item 3: on GCE platform_nfs_server comes from the infra stage, not yet wired")
     if inventory == "static" and expected_roles(tag) & NODE_CHECKED_ROLES:
         pytest.skip("%s selects a node role: example-static's nodes (192.0.2.0/24) are not reachable here" % tag)
     result = run_playbook(["playbooks/preflight.yml", "-i", path, *extra, "--tags", tag], extra_env=gce_env(tmp_path))
