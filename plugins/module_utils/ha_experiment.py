@@ -79,7 +79,8 @@ def get_workload(request: Request, kind: str, namespace: str, name: str) -> Opti
     """The workload, or None when it does not exist."""
     try:
         return request("GET", workload_path(kind, namespace, name))
-    except Exception as exc:  # noqa: BLE001 - only a 404 means "not deployed"
+    # Any error but an HTTP 404 (meaning "not deployed") goes up.
+    except Exception as exc:  # noqa: BLE001
         if _status(exc) == 404:
             return None
         raise
@@ -159,7 +160,8 @@ def drain(request: Request, node: str, deadline: float, clock: Clock, sleep: Cal
             try:
                 request("POST", "/api/v1/namespaces/%s/pods/%s/eviction" % (meta["namespace"], meta["name"]), body=body)
                 evicted.append("%s/%s" % (meta["namespace"], meta["name"]))
-            except Exception as exc:  # noqa: BLE001 - 429 is the budget's answer, 404 a pod already gone
+            # 429 is the disruption budget's answer; a pod already gone answers 404.
+            except Exception as exc:  # noqa: BLE001
                 if _status(exc) == 429:
                     left.append(pod)
                 elif _status(exc) != 404:

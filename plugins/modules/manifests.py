@@ -122,7 +122,7 @@ options:
       - Where the engine runs. C(controller) runs it inside the action plugin on the controller
         (no module is shipped or started; the kubeconfig is read on the controller).
         C(module) ships it as a module to the task's host. C(auto) chooses C(controller) when the
-        task's connection is C(local) without C(become) (a play on localhost, or C(delegate_to:
+        task's connection is C(local) without C(become) (a play on localhost, or C(delegate_to=
         localhost)), and C(module) otherwise.
       - Both run the same code (module_utils/manifests_engine.py) and return the same result.
     type: str

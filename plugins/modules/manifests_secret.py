@@ -19,7 +19,7 @@ description:
     the engine's client and the same kubeconfig settings as M(orchestrate.platform.manifests).
     A missing Secret or namespace means "not created yet"; any other error (unreachable API,
     forbidden) fails the task, so that an unreadable cluster never looks like a fresh one.
-  - In C(mode=render) there is no cluster: the controller's files are used, missing ones generated.
+  - In C(mode=render) there is no cluster, so the controller's files are used, missing ones generated.
   - The controller's files (under C(build/secrets/), never in git) are rewritten, mode 0600,
     whenever they differ from the result, so that file-based tools (certificate signing) and
     operators see the values in use.
@@ -88,7 +88,7 @@ options:
     description:
       - Keys that get new values, whatever exists (keys with a O(keys[].source) follow their source and
         are never rotated here); keys with length 0 have their files removed, so that the tool that
-        makes them makes new ones. The explicit rotation operation: see docs/operations/day-2.md, Rotate application secrets
+        makes them makes new ones. The explicit rotation operation is described in docs/operations/day-2.md, section Rotate application secrets
         for what each role does around it.
     type: list
     elements: str
