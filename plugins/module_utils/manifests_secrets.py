@@ -209,8 +209,8 @@ def cluster_reader(request: Callable[..., object]) -> SecretReader:
             if exc.status == 404:
                 return None
             raise ManifestError("cannot read Secret %s/%s: %s" % (namespace, name, exc))
-        except ManifestError:
-            raise
+        except ManifestError as exc:  # the client's own "cannot reach the API server at ..."
+            raise ManifestError("cannot read Secret %s/%s: %s" % (namespace, name, exc))
         except Exception as exc:  # connection refused, TLS, timeouts (urllib3 raises many types)
             raise ManifestError("cannot read Secret %s/%s: the API server is not reachable: %s" % (namespace, name, exc))
         return secret_data(obj if isinstance(obj, dict) else {})

@@ -28,7 +28,7 @@ def test_an_unreachable_cluster_stops_the_run_before_anything_is_generated(tmp_p
     result = run_playbook(["playbooks/apps.yml", "--tags", "mariadb_galera", "-e", "platform_mode=apply",
                            "-e", "platform_kubeconfig=%s" % kubeconfig, "-e", "platform_secrets_dir=%s" % secrets])
     assert result.returncode != 0
-    assert "cannot read Secret mariadb/mariadb-galera-credentials: the API server is not reachable" in result.stdout
+    assert "cannot read Secret mariadb/mariadb-galera-credentials: cannot reach the API server at https://127.0.0.1:9" in result.stdout
     assert not secrets.exists()
 
 
