@@ -62,7 +62,11 @@ def problems(role: str, options: Mapping[str, Any], values: Mapping[str, Any]) -
     lines: List[str] = []
     for error in result.errors:
         if isinstance(error, RequiredError):
-            names = set(re.findall(r"\w+", str(error).split(":", 1)[-1]))
+            missing, _, where = str(error).split(":", 1)[-1].partition(" found in ")
+            if where:  # a sub-option: "reason found in network_policies_matrix -> flows"
+                lines.append("%s: %s has an entry without %s, which is required" % (role, where.strip(), missing.strip()))
+                continue
+            names = set(re.findall(r"\w+", missing))
             lines.extend("%s: %s is not set; it must be %s (%s)" % (role, name, allowed(option), summary(option))
                          for name, option in options.items() if name in names)
             continue

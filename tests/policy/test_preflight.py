@@ -37,4 +37,5 @@ def test_a_flow_without_a_reason_is_refused_by_the_argument_specs(tmp_path: Path
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps({"network_policies_matrix": matrix}))
     result = run_playbook(["site.yml", "-e", "@%s" % extra, "-e", "platform_render_dir=%s" % (tmp_path / "out")])
-    assert result.returncode != 0 and "reason" in result.stdout, result.stdout[-3000:]
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert "network_policies_matrix -> flows has an entry without reason" in result.stdout, result.stdout[-3000:]

@@ -47,3 +47,11 @@ def test_all_problems_are_reported_together_and_short() -> None:
 def test_allowed_in_words() -> None:
     assert allowed(OPTIONS["demo_ports"]) == "a list of int"
     assert allowed({"type": "dict"}) == "a dict"
+
+
+def test_a_missing_sub_option_names_its_path_not_the_variable_as_unset() -> None:
+    options = {"demo_matrix": {"type": "dict", "description": "Flows.", "options": {
+        "flows": {"type": "list", "elements": "dict", "options": {
+            "to": {"type": "str"}, "reason": {"type": "str", "required": True}}}}}}
+    [line] = problems("demo", options, {"demo_matrix": {"flows": [{"to": "x"}]}})
+    assert line == "demo: demo_matrix -> flows has an entry without reason, which is required"
