@@ -54,6 +54,9 @@ def pytest_collection_modifyitems(config: Any, items: List[Any]) -> None:
     reason = namespaces_unavailable()
     for item in live:
         item.add_marker(pytest.mark.galera_live)
+        # One cluster for the whole session, scenarios in order: with `pytest -n N --dist loadgroup`
+        # (make pytest) they must all run on one worker, or each worker builds the same namespaces.
+        item.add_marker(pytest.mark.xdist_group(name="galera_live"))
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 
