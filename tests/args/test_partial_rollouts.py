@@ -119,6 +119,14 @@ def gce_env(tmp_path: Path) -> Dict[str, str]:
             "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false"}
 
 
+def static_settings(tmp_path: Path) -> Dict[str, str]:
+    """What a user of example-static adds before applying the platform stage (the GCE inventory's
+    infra stage makes these): the PD CSI controller's key file and the project of its disks."""
+    key = tmp_path / "pd-csi-key.json"
+    key.write_text('{"type": "service_account"}')
+    return {"platform_pd_csi_key_file": str(key), "gce_project": "orchestrate-test-0000"}
+
+
 INVENTORIES = {"gce": ("inventories/gce", ["-e", json.dumps(GCE_SETTINGS)]), "static": ("inventories/example-static", [])}
 
 
@@ -155,6 +163,8 @@ def test_tag_alone_passes_preflight(tmp_path: Path, inventory: str, tag: str) ->
     path, extra = INVENTORIES[inventory]
     if inventory == "static" and expected_roles(tag) & NODE_CHECKED_ROLES:
         pytest.skip("%s selects a node role: example-static's nodes (192.0.2.0/24) are not reachable here" % tag)
+    if inventory == "static":
+        extra = [*extra, "-e", json.dumps(static_settings(tmp_path))]
     result = run_playbook(["playbooks/preflight.yml", "-i", path, *extra, "--tags", tag], extra_env=gce_env(tmp_path))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
