@@ -5,6 +5,7 @@ PATH made by the test, so what it would install and how it stops are observed wi
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -97,7 +98,9 @@ def test_readme_has_two_commands_and_ci_runs_the_test_command() -> None:
 
 
 def test_make_test_installs_the_system_packages_before_anything_else() -> None:
-    result = subprocess.run(["make", "-n", "test", "VENV=/nonexistent-venv"], cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    # Under `make test` itself (CI) the parent make's MAKELEVEL/MAKEFLAGS would add "Entering directory" lines.
+    env = {key: value for key, value in os.environ.items() if key not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    result = subprocess.run(["make", "--no-print-directory", "-n", "test", "VENV=/nonexistent-venv"], cwd=ROOT,
+                            capture_output=True, text=True, check=False, env=env)
     first = [line for line in result.stdout.splitlines() if line.strip()][0]
     assert first == "scripts/install-system-deps.sh test", result.stdout[:500]
