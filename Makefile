@@ -51,9 +51,12 @@ $(MERMAID): tests/docs/mermaid/package.json tests/docs/mermaid/package-lock.json
 
 # Every core (two on the reference machine): playbook runs write only to their own temporary
 # directories, and the tests of one shared render stay on one worker (tests/conftest.py).
+# The live Galera scenarios (tests/galera_live) share one cluster of real processes in fixed
+# network namespaces and run in order: they run after the rest, in one process of their own.
 PYTEST_WORKERS ?= auto
 pytest: setup $(MERMAID)
-	pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not galera_live"
+	pytest -m galera_live tests/galera_live
 
 # CI runs the combined scenario (the three node roles in cluster order: check mode, converge,
 # idempotence, verify); the per-role scenarios are for working on one role.
