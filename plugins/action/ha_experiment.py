@@ -13,10 +13,11 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.orchestrate.platform.plugins.action.manifests import PLATFORM_VARIABLES, project_path
+from ansible_collections.orchestrate.platform.plugins.action.manifests import project_path
 from ansible_collections.orchestrate.platform.plugins.module_utils.ha_experiment import ExperimentError, Spec, run
 from ansible_collections.orchestrate.platform.plugins.module_utils.ha_probe import SystemClock
 from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_objects import ManifestError
+from ansible_collections.orchestrate.platform.plugins.module_utils.platform_vars import inherit
 from ansible_collections.orchestrate.platform.plugins.modules.ha_experiment import ARGUMENT_SPEC
 
 CLIENT_OPTIONS = ("kubeconfig", "context")
@@ -28,11 +29,7 @@ class ActionModule(ActionBase):
     def run(self, tmp: Any = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        args = dict(self._task.args)
-        for option in CLIENT_OPTIONS:
-            variable = PLATFORM_VARIABLES[option]
-            if args.get(option) is None and task_vars.get(variable):
-                args[option] = self._templar.template(task_vars[variable])
+        args = inherit(self._task.args, task_vars, CLIENT_OPTIONS, self._templar.template)
         validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(args)
         if validated.error_messages:
             raise AnsibleActionFail("ha_experiment: %s" % "; ".join(validated.error_messages))

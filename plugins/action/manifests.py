@@ -36,22 +36,10 @@ from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_eng
     run as run_engine,
 )
 from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_objects import ManifestError
+from ansible_collections.orchestrate.platform.plugins.module_utils.platform_vars import PLATFORM_VARIABLES, inherit
 
 MODULE = "orchestrate.platform.manifests"
 
-# Options a play or inventory sets once for every role: taken from these variables when the
-# task (or the play's module_defaults) does not set them.
-PLATFORM_VARIABLES = {
-    "mode": "platform_mode",
-    "render_dir": "platform_render_dir",
-    "kubeconfig": "platform_kubeconfig",
-    "context": "platform_kube_context",
-    "kube_minor": "platform_kube_minor",
-    "wait": "platform_wait",
-    "wait_timeout": "platform_wait_timeout",
-    "applyset_namespace": "platform_applyset_namespace",
-    "execution": "platform_engine_execution",
-}
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -176,11 +164,8 @@ class ActionModule(ActionBase):
 
     def _params(self, task_vars: Dict[str, Any]) -> Dict[str, Any]:
         """The task's arguments completed from the platform_* variables and validated."""
-        args = dict(self._task.args)
+        args = inherit(self._task.args, task_vars, PLATFORM_VARIABLES, self._templar.template)
         args.setdefault("role", self._task._role.get_name(include_role_fqcn=False))
-        for option, variable in PLATFORM_VARIABLES.items():
-            if args.get(option) is None and task_vars.get(variable) is not None:
-                args[option] = self._templar.template(task_vars[variable])
         for key in ("render_dir", "kubeconfig"):
             if args.get(key):
                 args[key] = project_path(str(args[key]))
