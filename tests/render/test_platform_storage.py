@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+import hashlib
+import json
+from pathlib import Path
+
 import pytest
 import yaml
 
-from project import ROOT
-from rendered import Rendered
+from project import ROOT, run_playbook
+from rendered import Rendered, load_tree
 
 Obj = Dict[str, Any]
 PD = "pd.csi.storage.gke.io"
@@ -108,11 +112,64 @@ def test_pd_controller_uses_its_own_key_mounted_as_a_file_not_the_node_account(s
         "gce-pd-driver"]
 
 
-def test_pd_driver_lives_in_the_storage_namespace(storage: List[Obj]) -> None:
-    namespaced = {o["metadata"].get("namespace") for o in storage if o["metadata"].get("namespace")}
-    assert namespaced == {"storage"}
+UPSTREAM = [entry["name"] for entry in yaml.safe_load((ROOT / "roles/storage/defaults/main.yml").read_text())["storage_manifests"]]
+OWN_TEMPLATES = sorted(path.name[:-len(".j2")] for path in (ROOT / "roles/storage/templates").glob("*.yaml.j2"))
+
+
+def namespaces_by_origin(files: Dict[str, List[Obj]]) -> Dict[str, set]:
+    """The namespaces of the storage role's rendered objects: from its own templates (the PD driver)
+    and from the upstream files it downloads (snapshot controller, NFS CSI: kube-system, as upstream
+    ships them). A file of neither kind is an error."""
+    found: Dict[str, set] = {"own": set(), "upstream": set()}
+    for path, objects in files.items():
+        if not path.startswith("platform/storage/"):
+            continue
+        name = path.rsplit("/", 1)[1]
+        origin = "own" if name in OWN_TEMPLATES else "upstream" if name in UPSTREAM else None
+        assert origin, "%s comes from neither the role's templates nor storage_manifests" % path
+        found[origin] |= {o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")}
+    return found
+
+
+def assert_pd_driver_in_storage_namespace(files: Dict[str, List[Obj]]) -> None:
+    namespaces = namespaces_by_origin(files)
+    assert namespaces["own"] == {"storage"}
+    assert namespaces["upstream"] <= {"kube-system"}
+
+
+def test_pd_driver_lives_in_the_storage_namespace(storage: List[Obj], rendered: Rendered) -> None:
+    assert_pd_driver_in_storage_namespace(rendered.files)
     csi = one(storage, "CSIDriver", PD)
     assert csi["spec"]["attachRequired"] is True
+
+
+@pytest.fixture(scope="module")
+def with_upstream_files(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, List[Obj]]:
+    """The storage role rendered with its upstream files present: stand-ins (one kube-system
+    object each, as the real NFS CSI and snapshot-controller files hold) served from file:// URLs
+    with their own sha256, so the role's download path runs for real and nothing leaves the machine."""
+    base = tmp_path_factory.mktemp("storage-upstream")
+    served = base / "served"
+    served.mkdir()
+    manifests = []
+    for name in UPSTREAM:
+        text = yaml.safe_dump({"apiVersion": "v1", "kind": "ServiceAccount",
+                               "metadata": {"name": name[:-len(".yaml")], "namespace": "kube-system"}})
+        (served / name).write_text(text)
+        manifests.append({"name": name, "url": (served / name).as_uri(), "checksum": hashlib.sha256(text.encode()).hexdigest()})
+    build = base / "build"
+    result = run_playbook(["site.yml", "--tags", "storage", "-e", "platform_upstream_fetch=yes",
+                           "-e", json.dumps({"storage_manifests": manifests})], build_dir=build)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return load_tree(build / "manifests")
+
+
+def test_pd_driver_lives_in_the_storage_namespace_when_the_upstream_files_are_there(
+        with_upstream_files: Dict[str, List[Obj]]) -> None:
+    rendered_upstream = {path.rsplit("/", 1)[1] for path in with_upstream_files if path.startswith("platform/storage/")}
+    assert set(UPSTREAM) <= rendered_upstream, "the upstream stand-ins were not rendered"
+    assert_pd_driver_in_storage_namespace(with_upstream_files)
+    assert namespaces_by_origin(with_upstream_files)["upstream"] == {"kube-system"}
 
 
 def test_pd_node_plugin_is_privileged_with_bidirectional_kubelet_mount(storage: List[Obj], rendered: Rendered) -> None:
