@@ -7,12 +7,15 @@
 - ``kubelet_serving_csrs_to_approve``: which kubelet serving certificate requests are what a
   kubelet of a known node asks for, so the cluster stage can approve exactly those.
 - ``kubeadm_version_change``: how a target Kubernetes version relates to the running one.
+- ``go_duration_seconds``: the seconds of a duration as a Kubernetes configuration writes it
+  (Go's time.ParseDuration syntax: ``90s``, ``1m30s``), or None when it is not one.
 """
 
 from __future__ import annotations
 
 import base64
 import ipaddress
+import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from cryptography import x509
@@ -175,6 +178,21 @@ def kubeadm_version_change(current: str, target: str) -> str:
     return "patch" if tgt[1] == cur[1] else "minor"
 
 
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)")
+
+
+def go_duration_seconds(value: Any) -> Optional[float]:
+    """Seconds of a non-negative Go duration string (``0``, ``90s``, ``1m30s``, ``1.5h``); None for
+    anything else, including a bare number other than 0 (Go requires a unit)."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    if text == "0":
+        return 0.0
+    if not text or _DURATION_PART.sub("", text):
+        return None
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+
+
 class FilterModule:
     """kubeadm helpers."""
 
@@ -186,4 +204,5 @@ class FilterModule:
             "kubelet_serving_csr_verdict": kubelet_serving_csr_verdict,
             "kubelet_serving_identity": kubelet_serving_identity,
             "kubeadm_version_change": kubeadm_version_change,
+            "go_duration_seconds": go_duration_seconds,
         }

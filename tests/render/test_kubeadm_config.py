@@ -393,6 +393,24 @@ def test_kubelets_get_serving_certificates_from_the_cluster_ca(kubeadm_docs: Dic
     assert kubeadm_docs["KubeletConfiguration"]["serverTLSBootstrap"] is True
 
 
+def test_kubelets_shut_down_gracefully_within_the_gce_power_off_delay(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    """Graceful node shutdown: every kubelet reads this KubeletConfiguration from the kubelet-config
+    ConfigMap kubeadm init writes (workers included); the periods fit GCE's 120 s from the ACPI
+    shutdown of a standard VM to its power-off, critical pods (CSI node plugin) last."""
+    kubelet = kubeadm_docs["KubeletConfiguration"]
+    assert kubelet["shutdownGracePeriod"] == "90s"
+    assert kubelet["shutdownGracePeriodCriticalPods"] == "20s"
+
+
+@pytest.mark.parametrize("period,critical", [("90", "20s"), ("90s", "2 minutes"), ("30s", "45s"), ("500ms", "0s")])
+def test_preflight_rejects_bad_shutdown_periods(tmp_path: Path, period: str, critical: str) -> None:
+    inv = inventory(tmp_path, kubeadm_control_plane_shutdown_grace_period=period,
+                    kubeadm_control_plane_shutdown_grace_period_critical_pods=critical)
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inv)
+    assert result.returncode != 0
+    assert "kubeadm_control_plane_shutdown_grace_period ('%s')" % period in output
+
+
 def test_upgrade_configuration_names_the_target(configs: Dict[str, str]) -> None:
     (upgrade,) = kubeadm_documents(configs["upgrade"])
     assert upgrade["apply"]["kubernetesVersion"] == "v1.36.4"

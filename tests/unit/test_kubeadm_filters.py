@@ -115,3 +115,15 @@ def test_version_change(current: str, target: str, change: str) -> None:
 def test_version_change_refuses_a_malformed_version() -> None:
     with pytest.raises(kubeadm.KubeadmFilterError):
         kubeadm.kubeadm_version_change("1.36", "1.36.2")
+
+
+@pytest.mark.parametrize("value,seconds", [
+    ("90s", 90.0), ("1m30s", 90.0), ("0", 0.0), ("0s", 0.0), ("2m", 120.0), ("1.5h", 5400.0), ("500ms", 0.5), ("1h2m3s", 3723.0),
+])
+def test_go_duration_seconds_reads_kubernetes_durations(value: str, seconds: float) -> None:
+    assert kubeadm.go_duration_seconds(value) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("value", ["", "20", "-5s", "10x", "s", "5 s", "1m 30s", 90, None])
+def test_go_duration_seconds_refuses_what_go_does_not_parse(value: object) -> None:
+    assert kubeadm.go_duration_seconds(value) is None

@@ -6,7 +6,7 @@ MODULES_LOAD = "/etc/modules-load.d/kubernetes.conf"
 SYSCTL_FILE = "/etc/sysctl.d/90-kubernetes.conf"
 
 
-@pytest.mark.parametrize("name", ["conntrack", "socat", "ethtool", "iptables", "kmod", "chrony"])
+@pytest.mark.parametrize("name", ["conntrack", "socat", "ethtool", "iptables", "kmod", "chrony", "dbus"])
 def test_packages_installed(host, name):
     assert host.package(name).is_installed
 
