@@ -12,10 +12,16 @@ by the live tests).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path as FilePath
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from urllib.parse import parse_qsl, urlsplit
+
+import yaml
 
 from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import ApiError
 
@@ -283,3 +289,51 @@ class FakeApi:
             return json.dumps(shown, sort_keys=True)
 
         return canonical(new) == canonical(current)
+
+
+def handler_for(api: FakeApi) -> type:
+    """An HTTP handler that answers every request from `api`, as the API server would."""
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            try:
+                answer, status = api.request(self.command, url.path, dict(parse_qsl(url.query)), body,
+                                             self.headers.get("Content-Type"), self.headers.get("Accept") or ""), 200
+            except ApiError as exc:
+                answer, status = {"kind": "Status", "message": exc.message}, exc.status
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextlib.contextmanager
+def served(api: FakeApi, directory: FilePath) -> Iterator[FilePath]:
+    """`api` served over HTTP on a free loopback port while the block runs; yields the path of a
+    kubeconfig (written into `directory`) that points at it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(api))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    kubeconfig = directory / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": {"server": "http://127.0.0.1:%d" % server.server_address[1]}}],
+        "users": [{"name": "fake", "user": {"token": "not-checked"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+    }))
+    try:
+        yield kubeconfig
+    finally:
+        server.shutdown()
+        server.server_close()

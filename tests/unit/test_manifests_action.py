@@ -8,49 +8,17 @@ and that a later task of the same run reuses discovery instead of reading it aga
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import yaml
 
-from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import ApiError
-
-from fake_api import FakeApi
+from fake_api import FakeApi, served as serve
 from project import ROOT, run_playbook
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
 PROBE_ROLES = ROOT / "tests" / "live" / "roles"
-
-
-def handler_for(api: FakeApi) -> type:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            try:
-                answer, status = api.request(self.command, url.path, dict(parse_qsl(url.query)), body,
-                                             self.headers.get("Content-Type"), self.headers.get("Accept") or ""), 200
-            except ApiError as exc:
-                answer, status = {"kind": "Status", "message": exc.message}, exc.status
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_PATCH = do_DELETE = _serve
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
 
 
 @pytest.fixture
@@ -59,18 +27,8 @@ def served(tmp_path: Path) -> Iterator[Tuple[FakeApi, Path]]:
     api.store[("", "Namespace", "", "kube-system")] = {
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system", "managedFields": [], "resourceVersion": "1"},
     }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(api))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-        "clusters": [{"name": "fake", "cluster": {"server": "http://127.0.0.1:%d" % server.server_address[1]}}],
-        "users": [{"name": "fake", "user": {"token": "not-checked"}}],
-        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-    }))
-    yield api, kubeconfig
-    server.shutdown()
+    with serve(api, tmp_path) as kubeconfig:
+        yield api, kubeconfig
 
 
 def play(kubeconfig: Path, playbook: Path, *extra: str, check: bool = False) -> List[Dict[str, Any]]:
