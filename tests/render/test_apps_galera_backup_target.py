@@ -5,6 +5,8 @@ inventory); the gcs target is rendered here with a bucket and a service-account 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -12,7 +14,7 @@ import pytest
 import yaml
 
 import policies
-from project import run_playbook
+from project import BIN, ROOT, ansible_env, run_playbook
 from rendered import Rendered, container, only
 
 from ansible_collections.orchestrate.platform.plugins.filter.galera_backup import galera_restore_job_spec
@@ -22,15 +24,14 @@ PREFIX = "apps/mariadb_galera/"
 KEY = {"type": "service_account", "client_email": "galera-backup@p.iam.gserviceaccount.com", "private_key": "not-a-real-key"}
 
 
-@pytest.fixture(scope="module")
-def gcs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, List[Obj]]:
-    root = tmp_path_factory.mktemp("gcs")
+def render_galera(root: Path, variables: Dict[str, Any]) -> Dict[str, List[Obj]]:
+    """The mariadb_galera role rendered alone with `variables`, its objects by kind (the gcs
+    target's key file is there, as the infra stage leaves it)."""
     secrets = root / "secrets"
     secrets.mkdir()
     (secrets / "gcs-backup-key.json").write_text(json.dumps(KEY))
     result = run_playbook(["playbooks/apps.yml", "--tags", "mariadb_galera", "-e", "platform_render_dir=%s" % (root / "out"),
-                           "-e", "platform_secrets_dir=%s" % secrets, "-e", "platform_cloud=gce",
-                           "-e", "platform_backup_bucket=acme-galera-backups"])
+                           "-e", "platform_secrets_dir=%s" % secrets, "-e", json.dumps(variables)])
     assert result.returncode == 0, result.stdout[-4000:]
     files = sorted((root / "out" / PREFIX).glob("*.yaml"))
     objects = [doc for path in files for doc in yaml.safe_load_all(path.read_text()) if doc]
@@ -38,6 +39,11 @@ def gcs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, List[Obj]]:
     for obj in objects:
         by_kind.setdefault(obj["kind"], []).append(obj)
     return by_kind
+
+
+@pytest.fixture(scope="module")
+def gcs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, List[Obj]]:
+    return render_galera(tmp_path_factory.mktemp("gcs"), {"platform_cloud": "gce", "platform_backup_bucket": "acme-galera-backups"})
 
 
 def cronjob(objects: Dict[str, List[Obj]]) -> Obj:
@@ -83,6 +89,41 @@ def test_gcs_target_has_no_backup_volume_and_keeps_the_key_in_a_secret(gcs: Dict
     assert json.loads(secret["stringData"]["key.json"]) == KEY
     (scripts,) = [o for o in gcs["ConfigMap"] if o["metadata"]["name"] == "mariadb-galera-backup"]
     assert "rclone copyto" in scripts["data"]["backup-upload.sh"] and "rclone lsf" in scripts["data"]["backup-download.sh"]
+
+
+@pytest.mark.parametrize("variables", [
+    {"platform_cloud": "gce"},                                                  # GCE without a bucket
+    {"platform_cloud": "gce", "platform_backup_bucket": ""},                    # an empty name is no bucket
+    {"platform_cloud": "none", "platform_backup_bucket": "acme-galera-backups"},  # a bucket alone is not GCE
+], ids=["gce-no-bucket", "gce-empty-bucket", "bucket-off-gce"])
+def test_the_bucket_is_the_default_only_on_gce_with_a_bucket_name(tmp_path: Path, variables: Dict[str, Any]) -> None:
+    """As docs/runbooks/backup-restore.md says: gcs is the default on GCE once platform_backup_bucket
+    names the bucket; otherwise the backups go to the Retain volume."""
+    objects = render_galera(tmp_path, variables)
+    cron = cronjob(objects)
+    assert [c["name"] for c in policies.pod_spec(cron)["containers"]] == ["backup"]
+    assert volumes(cron)["backup"]["persistentVolumeClaim"]["claimName"] == "mariadb-galera-backup"
+    assert not [o for o in objects.get("Secret", []) if o["metadata"]["name"] == "mariadb-galera-backup-gcs"]
+
+
+@pytest.mark.parametrize("bucket,expected", [(None, False), ("", False), ("acme-galera-backups", True)])
+def test_the_gce_inventory_opens_the_bucket_flow_exactly_when_the_backups_go_there(tmp_path: Path, bucket: Any, expected: bool) -> None:
+    """inventories/gce lets the backup pods reach Cloud Storage (optional flow galera_backup_bucket)
+    under the same condition as mariadb_galera's gcs default, evaluated by ansible from the
+    inventory's own group_vars (a static copy: the dynamic inventory would call the Compute API)."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventories/gce/group_vars", inventory / "group_vars")
+    (inventory / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    defaults = yaml.safe_load((ROOT / "roles/mariadb_galera/defaults/main.yml").read_text())
+    extra = {"target": defaults["mariadb_galera_backup_target"]}
+    if bucket is not None:
+        extra["platform_backup_bucket"] = bucket
+    result = subprocess.run(
+        [str(BIN / "ansible"), "localhost", "-i", str(inventory), "-m", "ansible.builtin.debug", "-e", json.dumps(extra),
+         "-a", json.dumps({"msg": "flow={{ network_policies_optional_flows.galera_backup_bucket | bool }} target={{ target }}"})],
+        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "flow=%s target=%s" % (expected, "gcs" if expected else "pvc") in result.stdout
 
 
 def test_restore_from_the_volume(rendered: Rendered) -> None:
