@@ -62,6 +62,21 @@ def test_a_normal_run_refuses_to_change_the_installed_version(tmp_path: Path) ->
     assert "run playbooks/upgrade.yml" in output
 
 
+# What dpkg-query prints after the role held the packages (`hi`: hold, installed).
+DPKG_HELD = """printf 'kubeadm hi  1.36.4-1.1\\nkubelet hi  1.36.4-1.1\\nkubectl hi  1.36.4-1.1\\n'\nexit 0\n"""
+
+
+def test_held_packages_of_another_version_are_refused(tmp_path: Path) -> None:
+    """The role holds what it installed: a held package still counts as installed at its version."""
+    result, output = run_tasks(tmp_path, "kube_packages", "version_gate", stand_in(tmp_path, "dpkg-query", DPKG_HELD),
+                               "-e", "platform_kube_version=1.36.5")
+    assert result.returncode != 0, output[-3000:]
+    assert "this node has kubeadm 1.36.4-1.1, kubelet 1.36.4-1.1, kubectl 1.36.4-1.1 installed" in output
+    result, output = run_tasks(tmp_path, "kube_packages", "version_gate", stand_in(tmp_path, "dpkg-query", DPKG_HELD),
+                               "-e", "platform_kube_version=1.36.4")
+    assert result.returncode == 0, output[-3000:]
+
+
 def test_a_downgrade_is_refused_the_same_way(tmp_path: Path) -> None:
     result, output = run_tasks(tmp_path, "kube_packages", "version_gate", stand_in(tmp_path, "dpkg-query", DPKG),
                                "-e", "platform_kube_version=1.36.1")
