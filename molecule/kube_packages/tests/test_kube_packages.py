@@ -1,14 +1,19 @@
-"""Host state after the kube_packages role configured the repository in a Debian 12 container.
+"""Host state after the kube_packages role converged from the signed stand-in apt repository that
+prepare.yml built (standins/build-apt-repo.sh) and serves on the container's loopback, and after
+refuse-version-change.yml asked for the next patch (refused: nothing may have changed).
 
-CI has no route to pkgs.k8s.io, so the scenario skips the key download and the install
-(tags kube_packages_key, kube_packages_install); the tests of those steps skip with that reason.
-"""
+The repository holds the pinned version and the next patch, each package's program prints its
+version: the checks show which package the role installed, not just that one is there."""
 
 import pytest
 
-OFFLINE = "pkgs.k8s.io is unreachable from CI: key download, install, hold and kubelet enable were not run"
-REPO = "https://pkgs.k8s.io/core:/stable:/v1.36/deb/"
+# The role's default (kube_packages_version, platform_kube_version's fallback) and the next patch.
+VERSION = "1.36.4"
+DEB_VERSION = f"{VERSION}-1.1"
+NEXT_DEB_VERSION = "1.36.5-1.1"
+REPO = "http://127.0.0.1:8080/kubernetes/"
 KEY = "/etc/apt/keyrings/kubernetes-apt-keyring.asc"
+NAMES = ["kubeadm", "kubelet", "kubectl"]
 
 
 def test_source_file(host):
@@ -21,16 +26,20 @@ def test_source_file(host):
     assert f"Signed-By: {KEY}" in content
 
 
-def test_apt_parses_the_source(host):
-    """apt itself reads the deb822 file and would fetch the flat repository's index."""
-    targets = host.check_output("apt-get indextargets --no-release-info --format '$(URI)'")
-    assert f"{REPO}Packages" in targets.split()
+def test_repository_key_is_the_one_that_signs_the_repository(host):
+    key = host.file(KEY)
+    assert key.is_file and key.mode == 0o644
+    assert key.content_string == host.file("/srv/molecule-standins/kubernetes/Release.key").content_string
+    assert key.content_string.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
 
 
-def test_packages_pinned_to_version(host):
-    content = host.file("/etc/apt/preferences.d/kubernetes.pref").content_string
-    for name in ("kubeadm", "kubelet", "kubectl"):
-        assert f"Package: {name}\nPin: version 1.36.4-1.1\nPin-Priority: 1001" in content
+def test_apt_trusts_the_repository_through_signed_by(host):
+    """apt keeps a repository's InRelease only once its signature checked out against Signed-By."""
+    lists = host.check_output("ls /var/lib/apt/lists/")
+    assert "127.0.0.1:8080_kubernetes_InRelease" in lists
+    assert "127.0.0.1:8080_kubernetes_Packages" in lists
+    policy = host.check_output("apt-cache policy")
+    assert f"{REPO.rstrip('/')}  Packages\n     release o=molecule-stand-in" in policy, policy
 
 
 def test_keyring_directory(host):
@@ -39,20 +48,33 @@ def test_keyring_directory(host):
     assert d.mode == 0o755
 
 
-@pytest.mark.skip(reason=OFFLINE)
-def test_repository_key_present(host):
-    assert host.file(KEY).is_file
+def test_packages_pinned_to_version(host):
+    content = host.file("/etc/apt/preferences.d/kubernetes.pref").content_string
+    for name in NAMES:
+        assert f"Package: {name}\nPin: version {DEB_VERSION}\nPin-Priority: 1001" in content
 
 
-@pytest.mark.skip(reason=OFFLINE)
-@pytest.mark.parametrize("name", ["kubeadm", "kubelet", "kubectl"])
+@pytest.mark.parametrize("name", NAMES)
+def test_pin_keeps_apt_from_the_newer_patch_in_the_repository(host, name):
+    policy = host.check_output(f"apt-cache policy {name}")
+    assert NEXT_DEB_VERSION in policy, policy  # the repository does offer the next patch
+    assert f"Candidate: {DEB_VERSION}" in policy, policy
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_package_installed_at_version_and_held(host, name):
     pkg = host.package(name)
     assert pkg.is_installed
-    assert pkg.version == "1.36.4-1.1"
-    assert host.check_output(f"dpkg-query --show --showformat='${{Status}}' {name}").startswith("hold ")
+    assert pkg.version == DEB_VERSION
+    assert host.check_output(f"/usr/bin/{name}").startswith(f"{name} v{VERSION} ")
+    assert name in host.check_output("apt-mark showhold").split()
 
 
-@pytest.mark.skip(reason=OFFLINE)
+def test_upgrade_leaves_the_held_packages_alone(host):
+    simulated = host.check_output("apt-get --simulate --quiet upgrade")
+    for name in NAMES:
+        assert f"Inst {name} " not in simulated, simulated
+
+
 def test_kubelet_enabled(host):
     assert host.service("kubelet").is_enabled
