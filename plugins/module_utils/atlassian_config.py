@@ -87,12 +87,13 @@ def ensure_fields(jira: Any, fields: Sequence[Mapping[str, Any]], check: bool, o
         outcome.changes.append("field %s (%s) created" % (wanted["name"], wanted["type"]))
 
 
-def ensure_project(jira: Any, spec: Mapping[str, Any], check: bool, outcome: Outcome) -> None:
+def ensure_project(jira: Any, spec: Mapping[str, Any], check: bool, outcome: Outcome) -> bool:
+    """Whether the project exists now (in check mode: False when it would be created)."""
     projects = {str(p.get("key")): p for p in jira.get_all_projects() or []}
     if spec["key"] in projects:
         if projects[spec["key"]].get("name") != spec["name"]:
             outcome.messages.append("project %s exists as %r, not %r: left as it is" % (spec["key"], projects[spec["key"]].get("name"), spec["name"]))
-        return
+        return True
     if not check:
         # A business project with the default schemes: the default issue type scheme holds every
         # issue type, Change included.
@@ -101,6 +102,18 @@ def ensure_project(jira: Any, spec: Mapping[str, Any], check: bool, outcome: Out
             "lead": spec["lead"], "description": spec.get("description", ""),
         })
     outcome.changes.append("project %s (%s) created" % (spec["key"], spec["name"]))
+    return not check
+
+
+def ensure_components(jira: Any, key: str, names: Sequence[str], check: bool, outcome: Outcome, project_exists: bool = True) -> None:
+    """One component per stage of the platform (the runbook's JQL and the --tags name the same things)."""
+    existing = _names(jira.get_project_components(key)) if project_exists else {}
+    for name in names:
+        if name in existing:
+            continue
+        if not check:
+            jira.create_component({"project": key, "name": name})
+        outcome.changes.append("component %s of %s created" % (name, key))
 
 
 def check_workflow(jira: Any, spec: Mapping[str, Any], outcome: Outcome) -> None:
@@ -123,7 +136,8 @@ def configure_jira(jira: Any, spec: Mapping[str, Any], check: bool = False) -> O
         return outcome
     ensure_issue_type(jira, spec["issue_type"], check, outcome)
     ensure_fields(jira, spec.get("fields", []), check, outcome)
-    ensure_project(jira, spec["project"], check, outcome)
+    exists = ensure_project(jira, spec["project"], check, outcome)
+    ensure_components(jira, spec["project"]["key"], spec["project"].get("components", []), check, outcome, project_exists=exists)
     check_workflow(jira, spec["workflow"], outcome)
     return outcome
 
