@@ -79,6 +79,48 @@ still allow what it needs. It is off by default because third-party components i
 namespaces of their own (a gateway or CSI release manifest) would be cut off until exempted.
 Node-level rules (Calico HostEndpoints) are not used: the nodes are firewalled by GCE.
 
+## The metadata server, in every namespace: a Calico tier
+
+The metadata server (`gce-metadata`, `network_policies_metadata_cidrs`) hands out the node
+service account's tokens to whoever asks. The platform's NetworkPolicies close it in the
+namespaces they cover; for every other namespace, those made later included,
+`network_policies_calico_metadata_block` (on by default) renders a Calico tier of its own,
+`network_policies_calico_metadata_tier` (`crd.projectcalico.org/v1`, the CRDs the calico role
+installs, so no Calico API server is needed), ordered after Calico's AdminNetworkPolicy tier
+(1000) and before the default tier (1000000) that holds the Kubernetes NetworkPolicies:
+
+```mermaid
+flowchart LR
+  P[egress of any pod] --> D{declared need? source of a matrix flow to gce-metadata}
+  D -- "yes, to the metadata server" --> K[default tier: the namespace's NetworkPolicies decide the ports]
+  D -- no --> M{to the metadata server?}
+  M -- yes --> X[denied]
+  M -- no --> K
+```
+
+- `<tier>.declared-needs` (order 100) selects the pods of the matrix's flows to `gce-metadata`
+  (CoreDNS in kube-system, the PD CSI node plugin in storage) and passes their traffic to the
+  metadata server on to the default tier, where their namespaces' NetworkPolicies allow only the
+  declared ports (53, 80).
+- `<tier>.deny-metadata` (order 200) selects every pod of every namespace: a Deny for the
+  metadata CIDRs, then Pass for everything else. The tier's `defaultAction` is Pass too, so
+  nothing else is decided here: a namespace without NetworkPolicies keeps its default allow, and
+  one with policies keeps exactly them.
+- A Pass never reaches a later Allow in the same tier: that is why the deny is not written into
+  the default tier, where Calico would end the tier with a deny for every pod it selects.
+- Host-network pods are no workload endpoints, so no Calico or Kubernetes pod policy reaches
+  them: the platform's (control-plane static pods, kube-proxy, calico-node, the Tigera operator,
+  csi-driver-nfs, node-exporter) and any a user starts in a namespace whose Pod Security level
+  allows `hostNetwork` (privileged, which is what a namespace without a Pod Security label gets).
+  They can ask the metadata server for the node account's token, which can write logs and
+  metrics and pull images, nothing else (no disk, no IAM). A node-level rule cannot separate
+  them from what needs the server on the node itself: the guest agent and the kubelet's zone
+  lookup run as root like most of those pods, and chrony and systemd-resolved use it for NTP
+  and DNS; GKE's metadata concealment does not exist for self-managed VMs. Keeping other
+  host-network pods out is Pod Security's job (baseline forbids `hostNetwork`).
+- On a cluster whose CNI is not Calico, set `network_policies_calico_metadata_block: false`
+  (the API server would not know the kinds).
+
 ## How the matrix is checked
 
 - Render: `tests/policy/` renders `site.yml` and computes, from the rendered NetworkPolicies
