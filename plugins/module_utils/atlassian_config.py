@@ -11,8 +11,8 @@ implementation plan, rollback plan, change window). Jira Data Center's REST API 
 creates statuses or workflows: the workflow with review and approval states is checked, and
 when it is missing the result says how to make it (docs/runbooks/change-requests-jira.md).
 
-Confluence: a space for the team and its page templates (runbook, post-incident review,
-architecture decision record).
+Confluence: a space for the team, its page templates (runbook, post-incident review,
+architecture decision record) and the section pages of its page tree.
 """
 
 from __future__ import annotations
@@ -188,6 +188,24 @@ def ensure_templates(confluence: Any, space: str, templates: Sequence[Mapping[st
         outcome.changes.append("template %s %s" % (wanted["name"], "updated" if found is not None else "created"))
 
 
+def ensure_pages(confluence: Any, space: str, pages: Sequence[Mapping[str, Any]], check: bool, outcome: Outcome,
+                 space_exists_now: bool = True) -> None:
+    """The space's section pages under its home page, created when missing and never rewritten
+    afterwards (people edit them)."""
+    if not pages:
+        return
+    home = None
+    if space_exists_now:
+        home = ((confluence.get_space(space, expand="homepage") or {}).get("homepage") or {}).get("id")
+    for page in pages:
+        found = (confluence.get_page_by_title(space, page["title"]) or {}).get("results") if space_exists_now else []
+        if found:
+            continue
+        if not check:
+            confluence.create_page(space, page["title"], page["body"].strip(), parent_id=home, representation="storage")
+        outcome.changes.append("page %s created" % page["title"])
+
+
 def configure_confluence(confluence: Any, spec: Mapping[str, Any], check: bool = False) -> Outcome:
     outcome = Outcome(state=app_state(confluence))
     if outcome.state != RUNNING:
@@ -196,4 +214,5 @@ def configure_confluence(confluence: Any, spec: Mapping[str, Any], check: bool =
         return outcome
     exists = ensure_space(confluence, spec["space"], check, outcome)
     ensure_templates(confluence, spec["space"]["key"], spec.get("templates", []), check, outcome, space_exists_now=exists)
+    ensure_pages(confluence, spec["space"]["key"], spec.get("pages", []), check, outcome, space_exists_now=exists)
     return outcome

@@ -16,8 +16,8 @@ description:
   - For C(product=jira) ensures an issue type, custom fields and a project (O(jira)), and checks
     the statuses and the workflow, which Jira Data Center's REST API cannot create (the result
     says what is left to do by hand).
-  - For C(product=confluence) ensures a space and its page templates (O(confluence)); a template
-    whose body differs is updated.
+  - For C(product=confluence) ensures a space, its page templates and its section pages
+    (O(confluence)); a template whose body differs is updated, an existing page is never rewritten.
   - Idempotent; only missing or differing objects are sent. Uses atlassian-python-api.
 author:
   - orchestrate.platform developers
@@ -58,7 +58,7 @@ options:
     description: What to ensure in Jira (keys project, issue_type, fields, workflow).
     type: dict
   confluence:
-    description: What to ensure in Confluence (keys space, templates).
+    description: What to ensure in Confluence (keys space, templates, pages).
     type: dict
 requirements:
   - atlassian-python-api

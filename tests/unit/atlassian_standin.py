@@ -3,7 +3,7 @@ orchestrate.platform.atlassian_configure uses, served over HTTP on loopback.
 
 Response shapes follow Atlassian's REST reference for Jira Server/Data Center (api/2: issuetype,
 field, project, project/{key}/components, component, status, workflow) and Confluence Server/Data
-Center (space, template, template/page): lists where the reference returns lists, Confluence's
+Center (space, space?expand=homepage, content, template, template/page): lists where the reference returns lists, Confluence's
 paged `{"results": [...], "start", "limit", "size"}` for templates, 201 with the created object,
 404 with `{"statusCode": 404, "message": ...}` for a missing space, 401 without the right basic-auth.
 Every request is recorded, so a test can tell reading calls from changing ones."""
@@ -41,6 +41,7 @@ class Instance:
     workflows: List[Dict[str, Any]] = field(default_factory=lambda: [{"name": "jira", "description": "The default workflow", "steps": 5}])
     spaces: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     templates: List[Dict[str, Any]] = field(default_factory=list)
+    pages: List[Dict[str, Any]] = field(default_factory=list)
     requests: List[Tuple[str, str, Any]] = field(default_factory=list)
     ids: Any = field(default_factory=lambda: itertools.count(10100))
 
@@ -151,7 +152,14 @@ class _Handler(BaseHTTPRequestHandler):
             key = path.rsplit("/", 1)[-1]
             if key not in i.spaces:
                 return self._send(404, {"statusCode": 404, "message": "No space found with key : %s" % key})
-            return self._send(200, i.spaces[key])
+            space = dict(i.spaces[key])
+            if "homepage" not in (query.get("expand") or [""])[0]:
+                space.pop("homepage", None)
+            return self._send(200, space)
+        if path.rstrip("/") == "/rest/api/content":
+            key, title = (query.get("spaceKey") or [None])[0], (query.get("title") or [None])[0]
+            found = [p for p in i.pages if p["space"]["key"] == key and p["title"] == title]
+            return self._send(200, {"results": found, "start": 0, "limit": 25, "size": len(found)})
         if path == "/rest/api/template/page":
             key = (query.get("spaceKey") or [None])[0]
             if key is not None and key not in i.spaces:
@@ -173,8 +181,20 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/rest/api/space":
             if body["key"] in i.spaces:
                 return self._send(400, {"statusCode": 400, "message": "A space with key %s already exists" % body["key"]})
-            created = {"id": int(self._next_id()), "key": body["key"], "name": body["name"], "type": "global"}
+            home = {"id": self._next_id(), "type": "page", "title": "%s Home" % body["name"], "space": {"key": body["key"]}, "ancestors": []}
+            i.pages.append(home)
+            created = {"id": int(self._next_id()), "key": body["key"], "name": body["name"], "type": "global",
+                       "homepage": {"id": home["id"], "type": "page", "title": home["title"]}}
             i.spaces[body["key"]] = created
+            return self._send(200, created)
+        if path.rstrip("/") == "/rest/api/content":
+            if body["space"]["key"] not in i.spaces:
+                return self._send(400, {"statusCode": 400, "message": "space does not exist"})
+            if any(p["space"] == body["space"] and p["title"] == body["title"] for p in i.pages):
+                return self._send(400, {"statusCode": 400, "message": "A page with this title already exists"})
+            created = {"id": self._next_id(), "type": body["type"], "title": body["title"], "space": body["space"],
+                       "ancestors": body.get("ancestors", []), "body": body["body"]}
+            i.pages.append(created)
             return self._send(200, created)
         if path == "/rest/api/template":
             if (body.get("space") or {}).get("key") not in i.spaces:

@@ -80,6 +80,8 @@ def test_the_role_asks_for_what_the_runbook_describes() -> None:
     assert {"In review", "Approved"} <= set(JIRA["workflow"]["statuses"])
     assert [t["name"] for t in CONFLUENCE["templates"]] == ["Runbook", "Post-incident review", "Architecture decision record"]
     assert all(t["body"].lstrip().startswith("<h2>") for t in CONFLUENCE["templates"])
+    assert [p["title"] for p in CONFLUENCE["pages"]] == ["On-call", "Runbooks", "Incidents", "Decisions", "Releases", "Meeting notes"]
+    assert JIRA["project"]["components"] == ["infra", "cluster", "security", "platform", "observability", "apps", "process"]
 
 
 def test_jira_first_run_creates_everything_then_a_second_run_changes_nothing(jira_standin: StandIn) -> None:
@@ -169,8 +171,12 @@ def test_confluence_first_run_creates_the_space_and_templates_then_nothing(confl
     assert sorted(t["name"] for t in state.templates) == sorted(t["name"] for t in CONFLUENCE["templates"])
     assert all(t["space"] == {"key": "PLAT"} and t["templateType"] == "page" for t in state.templates)
     assert all(t["body"]["storage"]["representation"] == "storage" for t in state.templates)
+    home = state.spaces["PLAT"]["homepage"]["id"]
+    sections = [p for p in state.pages if p["ancestors"]]
+    assert [p["title"] for p in sections] == [p["title"] for p in CONFLUENCE["pages"]]
+    assert all(p["ancestors"] == [{"type": "page", "id": home}] for p in sections)
     writes = len(state.changing())
-    assert writes == 1 + len(CONFLUENCE["templates"])
+    assert writes == 1 + len(CONFLUENCE["templates"]) + len(CONFLUENCE["pages"])
 
     second = configure_confluence(confluence_client(confluence_standin), CONFLUENCE)
     assert not second.changed
@@ -179,13 +185,20 @@ def test_confluence_first_run_creates_the_space_and_templates_then_nothing(confl
 
 def test_confluence_partly_configured_is_completed_and_a_changed_template_restored(confluence_standin: StandIn) -> None:
     state = confluence_standin.instance
-    state.spaces["PLAT"] = {"id": 1, "key": "PLAT", "name": "Platform team", "type": "global"}
+    state.spaces["PLAT"] = {"id": 1, "key": "PLAT", "name": "Platform team", "type": "global",
+                            "homepage": {"id": "900", "type": "page", "title": "Platform team Home"}}
+    state.pages.append({"id": "901", "type": "page", "title": "On-call", "space": {"key": "PLAT"},
+                        "ancestors": [{"type": "page", "id": "900"}],
+                        "body": {"storage": {"value": "<p>Our rota, edited by the team</p>", "representation": "storage"}}})
     runbook = next(t for t in CONFLUENCE["templates"] if t["name"] == "Runbook")
     state.templates.append({"templateId": "500", "name": "Runbook", "templateType": "page", "space": {"key": "PLAT"},
                             "body": {"storage": {"value": "<p>edited by hand</p>", "representation": "storage"}}})
     outcome = configure_confluence(confluence_client(confluence_standin), CONFLUENCE)
     assert sorted(outcome.changes) == sorted(["template Runbook updated", "template Post-incident review created",
-                                              "template Architecture decision record created"])
+                                              "template Architecture decision record created"]
+                                             + ["page %s created" % p["title"] for p in CONFLUENCE["pages"] if p["title"] != "On-call"])
+    # A section page the team has edited is never rewritten.
+    assert next(p for p in state.pages if p["title"] == "On-call")["body"]["storage"]["value"] == "<p>Our rota, edited by the team</p>"
     methods = [(m, p) for m, p, _ in state.changing()]
     assert ("PUT", "/rest/api/template") in methods and not any(p == "/rest/api/space" for _, p in methods)
     kept = next(t for t in state.templates if t["templateId"] == "500")
@@ -194,7 +207,7 @@ def test_confluence_partly_configured_is_completed_and_a_changed_template_restor
 
 def test_confluence_check_mode_on_an_empty_instance_only_reads(confluence_standin: StandIn) -> None:
     outcome = configure_confluence(confluence_client(confluence_standin), CONFLUENCE, check=True)
-    assert len(outcome.changes) == 1 + len(CONFLUENCE["templates"])
+    assert len(outcome.changes) == 1 + len(CONFLUENCE["templates"]) + len(CONFLUENCE["pages"])
     assert confluence_standin.instance.changing() == []
 
 
