@@ -6,6 +6,7 @@ controller with the engine's client (kubeconfig and context from the platform_* 
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Dict, Optional
 
@@ -15,12 +16,14 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.orchestrate.platform.plugins.action.manifests import project_path
 from ansible_collections.orchestrate.platform.plugins.module_utils.ha_experiment import ExperimentError, Spec, run
+from ansible_collections.orchestrate.platform.plugins.module_utils.ha_nodes import NodeControlError, control_for
 from ansible_collections.orchestrate.platform.plugins.module_utils.ha_probe import SystemClock
 from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_objects import ManifestError
 from ansible_collections.orchestrate.platform.plugins.module_utils.platform_vars import inherit
 from ansible_collections.orchestrate.platform.plugins.modules.ha_experiment import ARGUMENT_SPEC
 
 CLIENT_OPTIONS = ("kubeconfig", "context")
+NOT_SPEC = CLIENT_OPTIONS + ("node_control",)
 
 
 class ActionModule(ActionBase):
@@ -40,11 +43,12 @@ class ActionModule(ActionBase):
         from ansible_collections.orchestrate.platform.plugins.module_utils.manifests_client import Client
 
         kubeconfig = project_path(str(params["kubeconfig"])) if params.get("kubeconfig") else None
-        spec = Spec(**{k: v for k, v in params.items() if k not in CLIENT_OPTIONS})
+        spec = Spec(**{k: v for k, v in params.items() if k not in NOT_SPEC})
         try:
+            control = control_for(params["node_control"], spec.node, os.environ, time.sleep) if spec.fault == "node_loss" else None
             client = Client(kubeconfig, params.get("context"), pool_size=2, timeout=30.0)
-            outcome = run(client.request, spec, SystemClock(), time.sleep)
-        except (ExperimentError, ManifestError) as exc:
+            outcome = run(client.request, spec, SystemClock(), time.sleep, node_control=control)
+        except (ExperimentError, ManifestError, NodeControlError) as exc:
             raise AnsibleActionFail("experiment %s: %s" % (spec.name, exc))
         result["experiment"] = outcome.as_dict()
         result["changed"] = bool(outcome.faulted)

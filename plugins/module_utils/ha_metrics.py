@@ -47,6 +47,9 @@ class Experiment:
     target: str
     start: float
     end: float
+    # Named moments of the experiment, seconds after `start` (a node loss: node_not_ready,
+    # rescheduled, node_ready_again).
+    marks: Dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,10 +141,14 @@ def replica_times(samples: Sequence[Sample], start: float, end: float) -> Tuple[
     """(time to detect, time to Ready) after `start`: detection is the first sample where fewer
     replicas are ready than desired or the desired count moved (a controller or the HPA reacted);
     Ready is the first later sample with every desired replica ready."""
-    points = [(t, s) for t, s in within(placed(samples), samples, start, end)]
+    times = placed(samples)
+    points = [(t, s) for t, s in within(times, samples, start, end)]
     if not points:
         return None, None
-    initial = points[0][1].desired
+    # "moved" is against the last sample before the fault (an explicit scale has already moved
+    # the desired count by the first sample after it)
+    before = [s for t, s in zip(times, samples) if t < start]
+    initial = (before[-1] if before else points[0][1]).desired
     detected = next(((t, i) for i, (t, s) in enumerate(points) if s.ready < s.desired or s.desired != initial), None)
     if detected is None:
         return None, None

@@ -59,6 +59,7 @@ SCHEMA: Dict[str, Any] = {
                 "start": {"type": "number"},
                 "end": {"type": "number"},
                 "violations": {"type": "array", "items": {"type": "string"}},
+                "marks": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
                 "figures": {
                     "type": "object", "additionalProperties": False,
                     "required": ["requests", "failed", "error_rate", "longest_error_window", "error_windows", "p50", "p95",
@@ -124,7 +125,7 @@ def evaluate(run: Run, thresholds: Thresholds) -> Dict[str, Any]:
         broken = violations(experiment, found, thresholds)
         problems.extend(broken)
         experiments.append({"name": experiment.name, "kind": experiment.kind, "target": experiment.target,
-                            "start": experiment.start, "end": experiment.end,
+                            "start": experiment.start, "end": experiment.end, "marks": dict(experiment.marks),
                             "figures": _plain(asdict(found)), "violations": broken})
     checked = bool(writes)
     check = integrity(writes, readbacks)
@@ -190,6 +191,10 @@ FIGURE_ROWS = (
 )
 
 
+MARKS = {"node_not_ready": "node NotReady after", "rescheduled": "every replica Ready off the node after",
+         "node_ready_again": "node Ready again after"}
+
+
 def markdown(document: Dict[str, Any]) -> str:
     lines = ["# HA test report: %s" % document["label"], "",
              "Verdict: **%s**; %d experiments run, %d skipped; run of %.0f s." % (
@@ -204,6 +209,11 @@ def markdown(document: Dict[str, Any]) -> str:
     for experiment in document["experiments"]:
         lines.append("- `%s` (%s on %s): %s" % (experiment["name"], experiment["kind"], experiment["target"],
                                                "; ".join(experiment["violations"]) or "hypothesis held"))
+    marked = [e for e in document["experiments"] if e.get("marks")]
+    if marked:
+        lines += ["", "Moments after the fault:", ""] + ["- `%s`: %s" % (e["name"], ", ".join(
+            "%s %.1f s" % (MARKS.get(k, k), v) for k, v in sorted(e["marks"].items(), key=lambda kv: kv[1])))
+            for e in marked]
     check = document["integrity"]
     lines += ["", "## Integrity of acknowledged writes", "",
               ("%d acknowledged, %d read back, %d lost%s; %d writes without acknowledgement were found anyway." % (
@@ -295,7 +305,8 @@ def write(run: Run, thresholds: Thresholds, directory: Path) -> Dict[str, Any]:
 
 def experiments_from(items: Sequence[Dict[str, Any]]) -> List[Experiment]:
     try:
-        return [Experiment(name=i["name"], kind=i["kind"], target=i["target"], start=float(i["start"]), end=float(i["end"]))
+        return [Experiment(name=i["name"], kind=i["kind"], target=i["target"], start=float(i["start"]), end=float(i["end"]),
+                           marks={str(k): float(v) for k, v in (i.get("marks") or {}).items()})
                 for i in items]
     except (KeyError, TypeError, ValueError) as exc:
         raise ReportError("an experiment needs name, kind, target, start and end: %s" % exc) from exc

@@ -18,6 +18,14 @@ description:
     API, which PodDisruptionBudgets gate; the node is uncordoned whatever happens), then samples
     every O(interval) seconds until the target has every desired replica Ready again (and, for
     scaling, a desired count within O(desired_at_least)..O(desired_at_most)) or O(timeout).
+  - Ready replicas are counted from the target's pods (Ready and not terminating), not from the
+    workload's status, which lags a deletion.
+  - C(scale) sets the target's replicas to O(replicas) through its scale subresource (an explicit
+    scale, for clusters without an autoscaler).
+  - C(node_loss) takes O(node) away through O(node_control) (its GCE instance stopped through the
+    Compute Engine API, or a command), samples until the node is NotReady and the target is
+    whole again with none of its pods on the node, then gives the node back (whatever happened)
+    and waits until it is Ready; the result's C(marks) hold those three times.
   - Samples use the controller's monotonic clock; start and end are placed on the wall-clock
     timeline through the first sample (see plugins/module_utils/ha_metrics.py).
   - A target that does not exist is not an error - the result says C(skipped) and why.
@@ -41,10 +49,20 @@ options:
     description: What is done to the target.
     type: str
     required: true
-    choices: [delete_one, delete_half, delete_all, delete_pod, delete_labelled, drain, none]
+    choices: [delete_one, delete_half, delete_all, delete_pod, delete_labelled, drain, scale, node_loss, none]
   pod: {description: Pod deleted by C(delete_pod)., type: str, default: ""}
   label: {description: "C(key=value) of the pod deleted by C(delete_labelled)", type: str, default: ""}
-  node: {description: Node drained by C(drain)., type: str, default: ""}
+  node: {description: Node drained by C(drain) or taken away by C(node_loss)., type: str, default: ""}
+  spare: {description: "C(key=value) label of pods a C(drain) leaves on the node (the HA test's own prober)", type: str, default: ""}
+  replicas: {description: Replicas set by C(scale)., type: int, default: 0}
+  node_control:
+    description:
+      - How C(node_loss) stops and starts the node. C(method=gce) with C(project), C(zone) and
+        C(instance) (the node name when empty); credentials from GCP_AUTH_KIND and
+        GCP_SERVICE_ACCOUNT_FILE as for the google.cloud modules. C(method=command) with C(stop) and
+        C(start) argument vectors run on the controller, C({node}) replaced by the node name.
+    type: dict
+    default: {}
   desired_at_least: {description: The target is whole only with at least this many desired replicas., type: int, default: 0}
   desired_at_most: {description: The target is whole only with at most this many desired replicas (0 for no bound)., type: int, default: 0}
   steady_seconds: {description: Seconds of steady state sampled before the fault., type: float, default: 10}
@@ -68,7 +86,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 experiment:
-  description: name, kind, target, skipped (the reason, or empty), start, end, steady_before, whole_after, faulted, samples.
+  description: name, kind, target, skipped (the reason, or empty), start, end, steady_before, whole_after, faulted, marks, samples.
   returned: always
   type: dict
 """
@@ -80,10 +98,13 @@ ARGUMENT_SPEC = dict(
     namespace=dict(type="str", required=True),
     target=dict(type="str", required=True),
     fault=dict(type="str", required=True, choices=["delete_one", "delete_half", "delete_all", "delete_pod", "delete_labelled",
-                                                   "drain", "none"]),
+                                                   "drain", "scale", "node_loss", "none"]),
     pod=dict(type="str", default=""),
     label=dict(type="str", default=""),
     node=dict(type="str", default=""),
+    spare=dict(type="str", default=""),
+    replicas=dict(type="int", default=0),
+    node_control=dict(type="dict", default={}),
     desired_at_least=dict(type="int", default=0),
     desired_at_most=dict(type="int", default=0),
     steady_seconds=dict(type="float", default=10),

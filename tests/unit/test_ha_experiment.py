@@ -72,8 +72,10 @@ class FakeCluster:
         if path == "/api/v1/namespaces/apps/pods":
             assert query == {"labelSelector": "app=web"}
             return {"items": [{"metadata": {"name": n, "uid": "uid-" + n,
-                                            "labels": {"app": "web", "writer": "true" if n == "web-2" else "false"}}}
-                              for n in self.pods]}
+                                            "labels": {"app": "web", "writer": "true" if n == "web-2" else "false"}},
+                               "status": {"conditions": [{"type": "Ready", "status": "True" if p["ready_at"] <= self.clock.now
+                                                          else "False"}]}}
+                              for n, p in self.pods.items()]}
         if method == "DELETE":
             self.replace(path.rsplit("/", 1)[1])
             return {}
@@ -200,3 +202,45 @@ def test_a_recovery_faster_than_one_sample_ends_the_experiment_at_once() -> None
     outcome = run(FakeCluster(clock, heal=0.0), spec(), clock, clock.sleep)
     assert outcome.whole_after and outcome.end - outcome.start == pytest.approx(0.0)
     assert all(s["ready"] == 4 for s in outcome.samples)
+
+
+class LaggingCluster(FakeCluster):
+    """Like a real cluster: the Deployment's status.readyReplicas lags `lag` seconds behind the
+    pods, and a deleted pod stays (terminating, still Ready) for `grace` seconds."""
+
+    def __init__(self, clock: FakeClock, lag: float = 2.0, grace: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(clock, **kwargs)
+        self.lag, self.grace = lag, grace
+        self.terminating: Dict[str, float] = {}
+        self.history: List[tuple] = [(clock.now, self.ready())]
+
+    def __call__(self, method: str, path: str, query: Optional[Dict[str, str]] = None, body: Any = None,
+                 content_type: Optional[str] = None) -> Any:
+        self.terminating = {n: t for n, t in self.terminating.items() if t > self.clock.now}
+        self.history.append((self.clock.now, self.ready()))
+        answer = super().__call__(method, path, query, body, content_type)
+        if path == "/apis/apps/v1/namespaces/apps/deployments/web":
+            lagged = [r for t, r in self.history if t <= self.clock.now - self.lag] or [self.history[0][1]]
+            answer["status"]["readyReplicas"] = lagged[-1]
+        if path == "/api/v1/namespaces/apps/pods":
+            answer["items"] += [{"metadata": {"name": n, "uid": "uid-" + n, "labels": {"app": "web"},
+                                              "deletionTimestamp": "2026-12-01T00:00:00Z"},
+                                 "status": {"conditions": [{"type": "Ready", "status": "True"}]}} for n in self.terminating]
+        return answer
+
+    def replace(self, name: str) -> None:
+        self.terminating[name] = self.clock.now + self.grace
+        super().replace(name)
+
+
+def test_the_ready_count_comes_from_the_pods_not_the_lagging_status() -> None:
+    """Found on real kubelets: right after a delete the Deployment still reports every replica
+    Ready and the deleted pod is terminating, not gone; counting from the status ended the
+    experiment at once with nothing observed."""
+    clock = FakeClock()
+    cluster = LaggingCluster(clock, lag=2.0, grace=5.0, heal=3.0)
+    outcome = run(cluster, spec(), clock, clock.sleep)
+    assert outcome.whole_after and outcome.faulted == ["web-0"]
+    after = [s for s in outcome.samples if s["mono"] >= 1003.0]
+    assert min(s["ready"] for s in after) == 3, after
+    assert outcome.end - outcome.start == pytest.approx(3.0)
