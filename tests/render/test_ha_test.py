@@ -130,7 +130,8 @@ def evaluator(rendered: Rendered) -> Evaluator:
 
 def https_target_port(rendered: Rendered) -> int:
     """The gateway pods' port behind the Service port the prober's address names (443)."""
-    address = defaults()["ha_test_http_targets"][0]["address"]
+    address = defaults()["ha_test_gateway_address"]
+    assert defaults()["ha_test_http_targets"][0]["address"] == "{{ ha_test_gateway_address }}"
     service_port = int(address.rsplit(":", 1)[1])
     service = only(rendered, "platform/gateway/", "Service", "gateway-proxy")
     target = next(p["targetPort"] for p in service["spec"]["ports"] if p["port"] == service_port)
@@ -151,3 +152,46 @@ def test_the_prober_and_the_load_reach_the_gateway_and_only_the_prober_the_datab
     assert not evaluator.allowed(load, galera, ("TCP", 3306)), "the load generator must not reach the database"
     assert not evaluator.allowed(prober, wordpress, ("TCP", 8080)), "the prober goes through the gateway, as users do"
     assert not evaluator.allowed(prober, galera, ("TCP", 4567))
+
+
+@pytest.fixture(scope="module")
+def ha_placed(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    extra = {"ha_test_node_selector": {"pool": "test"},
+             "ha_test_tolerations": [{"key": "pool", "operator": "Equal", "value": "test", "effect": "NoSchedule"}],
+             "ha_test_probe_jira": False, "ha_test_gateway_address": "gw.example.test:8443"}
+    import json
+    return render(tmp_path_factory.mktemp("ha-test-placed"), "-e", json.dumps(extra))
+
+
+def targets(job: Obj, name: str) -> List[Obj]:
+    import json
+    return json.loads(env(container(job, name))["PROBE_TARGETS"])
+
+
+def test_the_prober_also_probes_jira_confluence_kibana_and_grafana_through_the_gateway(ha: Rendered) -> None:
+    found = {t["name"]: t for t in targets(only(ha, PREFIX, "Job", "ha-prober"), "prober")}
+    assert list(found) == ["wordpress", "jira", "confluence", "kibana", "grafana"]
+    assert found["jira"]["url"] == "https://jira.platform.example.test/status"
+    assert found["confluence"]["url"] == "https://confluence.platform.example.test/status"
+    assert found["kibana"]["url"] == "https://kibana.platform.example.test/login"
+    assert found["grafana"]["url"] == "https://grafana.platform.example.test/api/health"
+    assert {t["address"] for t in found.values()} == {"gateway-proxy.gateway.svc.cluster.local:443"}
+    # only what the prober reads is passed on (not the Service it was found by)
+    assert all(set(t) == {"name", "url", "address", "verify_tls"} for t in found.values())
+    # the load stays on WordPress
+    assert [t["name"] for t in targets(only(ha, PREFIX, "Job", "ha-prober-load"), "load")] == ["wordpress"]
+
+
+def test_an_application_can_be_left_out_and_the_gateway_moved(ha_placed: Rendered) -> None:
+    found = targets(only(ha_placed, PREFIX, "Job", "ha-prober"), "prober")
+    assert [t["name"] for t in found] == ["wordpress", "confluence", "kibana", "grafana"]
+    assert {t["address"] for t in found} == {"gw.example.test:8443"}
+
+
+def test_the_jobs_can_be_placed_on_tainted_test_nodes(ha: Rendered, ha_placed: Rendered) -> None:
+    for name in ("ha-prober", "ha-prober-load"):
+        spec = only(ha_placed, PREFIX, "Job", name)["spec"]["template"]["spec"]
+        assert spec["nodeSelector"] == {"pool": "test"}
+        assert spec["tolerations"] == [{"key": "pool", "operator": "Equal", "value": "test", "effect": "NoSchedule"}]
+        default = only(ha, PREFIX, "Job", name)["spec"]["template"]["spec"]
+        assert "nodeSelector" not in default and "tolerations" not in default

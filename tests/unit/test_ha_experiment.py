@@ -244,3 +244,119 @@ def test_the_ready_count_comes_from_the_pods_not_the_lagging_status() -> None:
     after = [s for s in outcome.samples if s["mono"] >= 1003.0]
     assert min(s["ready"] for s in after) == 3, after
     assert outcome.end - outcome.start == pytest.approx(3.0)
+
+
+def test_an_explicit_scale_goes_through_the_scale_subresource_and_waits_for_the_new_pods() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster(clock, replicas=2, heal=4.0)
+
+    def call(method: str, path: str, query: Optional[Dict[str, str]] = None, body: Any = None,
+             content_type: Optional[str] = None) -> Any:
+        if path == "/apis/apps/v1/namespaces/apps/deployments/web/scale":
+            assert method == "PATCH" and content_type == "application/merge-patch+json"
+            cluster.autoscale.append((clock.now, body["spec"]["replicas"]))
+            return {}
+        return cluster(method, path, query, body, content_type)
+
+    up = run(call, spec(name="up", kind="scale", fault="scale", replicas=5, desired_at_least=5), clock, clock.sleep)
+    assert up.whole_after and up.faulted == ["replicas=5"] and up.samples[-1]["ready"] == 5
+    assert up.end - up.start == pytest.approx(4.0)
+    down = run(call, spec(name="down", kind="scale_down", fault="scale", replicas=2, desired_at_most=2, steady_seconds=0.0),
+               clock, clock.sleep)
+    assert down.whole_after and down.samples[-1] == {**down.samples[-1], "ready": 2, "desired": 2}
+    with pytest.raises(ExperimentError, match="fault scale needs replicas >= 1"):
+        run(call, spec(fault="scale"), clock, clock.sleep)
+
+
+def test_a_drain_leaves_the_spared_pods_on_the_node() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster(clock, heal=1.0, budget=2)
+    listed = cluster.__call__
+
+    def call(method: str, path: str, query: Optional[Dict[str, str]] = None, body: Any = None,
+             content_type: Optional[str] = None) -> Any:
+        answer = listed(method, path, query, body, content_type)
+        if path == "/api/v1/pods":
+            answer["items"].append({"metadata": {"name": "prober", "namespace": "ha-test",
+                                                 "labels": {"app.kubernetes.io/part-of": "ha-test"}},
+                                    "status": {"phase": "Running"}})
+        return answer
+
+    outcome = run(call, spec(name="drain", kind="drain", fault="drain", node="node-0",
+                             spare="app.kubernetes.io/part-of=ha-test"), clock, clock.sleep)
+    assert sorted(outcome.faulted) == ["apps/web-0", "apps/web-2"]
+    assert "POST /api/v1/namespaces/ha-test/pods/prober/eviction" not in cluster.calls
+
+
+class NodeLossCluster(FakeCluster):
+    """node-0 taken away at stop(): NotReady `grace` s later (its pods unready with it), its pods
+    replaced elsewhere `toleration` s after that (Ready `heal` later); Ready again `boot` s after start()."""
+
+    def __init__(self, clock: FakeClock, grace: float = 40.0, toleration: float = 20.0, boot: float = 15.0, **kwargs: Any) -> None:
+        super().__init__(clock, **kwargs)
+        self.grace, self.toleration, self.boot = grace, toleration, boot
+        self.stopped_at: Optional[float] = None
+        self.started_at: Optional[float] = None
+        self.evicted = False
+        self.events: List[str] = []
+
+    def stop(self) -> None:
+        self.events.append("stop")
+        self.stopped_at = self.clock.now
+
+    def start(self) -> None:
+        self.events.append("start")
+        self.started_at = self.clock.now
+
+    def node_down(self) -> bool:
+        if self.stopped_at is None:
+            return False
+        if self.started_at is not None and self.clock.now >= self.started_at + self.boot:
+            return False
+        return self.clock.now >= self.stopped_at + self.grace
+
+    def __call__(self, method: str, path: str, query: Optional[Dict[str, str]] = None, body: Any = None,
+                 content_type: Optional[str] = None) -> Any:
+        if self.node_down() and not self.evicted and self.clock.now >= self.stopped_at + self.grace + self.toleration:
+            for name in [n for n, p in self.pods.items() if p["node"] == "node-0"]:
+                self.replace(name)
+            self.evicted = True
+        if method == "GET" and path.startswith("/api/v1/nodes/"):
+            return {"status": {"conditions": [{"type": "Ready", "status": "False" if self.node_down() else "True"}]}}
+        answer = super().__call__(method, path, query, body, content_type)
+        if path == "/api/v1/namespaces/apps/pods":
+            for item in answer["items"]:
+                node = self.pods[item["metadata"]["name"]]["node"]
+                item["spec"] = {"nodeName": node}
+                if node == "node-0" and self.node_down():
+                    item["status"]["conditions"][0]["status"] = "False"
+        return answer
+
+
+def test_a_node_loss_marks_not_ready_rescheduled_and_ready_again_and_gives_the_node_back() -> None:
+    clock = FakeClock()
+    cluster = NodeLossCluster(clock, grace=40.0, toleration=20.0, boot=15.0, heal=3.0)
+    outcome = run(cluster, spec(name="vm_stop", kind="vm_stop", fault="node_loss", node="node-0", timeout=300.0),
+                  clock, clock.sleep, node_control=cluster)
+    assert cluster.events == ["stop", "start"] and outcome.faulted == ["node/node-0"]
+    assert outcome.marks["node_not_ready"] == pytest.approx(40.0)
+    # the two pods of node-0 are replaced 60 s after the stop and Ready 3 s later
+    assert outcome.marks["rescheduled"] == pytest.approx(63.0)
+    assert outcome.marks["node_ready_again"] == pytest.approx(63.0 + 15.0)
+    assert outcome.whole_after and min(s["ready"] for s in outcome.samples) == 2
+
+
+def test_a_node_that_never_comes_back_is_still_started_and_the_marks_say_what_was_seen() -> None:
+    clock = FakeClock()
+    cluster = NodeLossCluster(clock, grace=1e9)
+    outcome = run(cluster, spec(name="vm_stop", kind="vm_stop", fault="node_loss", node="node-0", timeout=30.0),
+                  clock, clock.sleep, node_control=cluster)
+    assert cluster.events == ["stop", "start"] and outcome.marks == {"node_ready_again": pytest.approx(30.0)}
+
+
+def test_a_node_loss_needs_a_node_and_a_control() -> None:
+    clock = FakeClock()
+    with pytest.raises(ExperimentError, match="a node_loss needs a node"):
+        run(FakeCluster(clock), spec(fault="node_loss"), clock, clock.sleep)
+    with pytest.raises(ExperimentError, match="needs a node control"):
+        run(FakeCluster(clock), spec(fault="node_loss", node="node-0"), clock, clock.sleep)

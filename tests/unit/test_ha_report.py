@@ -134,3 +134,21 @@ def test_the_action_plugin_builds_the_run_from_logs_and_results() -> None:
     assert evaluate(again, thresholds_from({"max_lost_writes": "0"}))["verdict"] == "pass"
     with pytest.raises(ReportError, match="unknown thresholds: typo"):
         thresholds_from({"typo": 1})
+
+
+def test_a_node_loss_carries_its_moments_into_the_document_and_the_summary() -> None:
+    run = synthetic()
+    run.experiments = [Experiment("vm_stop", "vm_stop", "wordpress/wordpress", WALL0 + 9, WALL0 + 29,
+                                  marks={"node_not_ready": 41.2, "rescheduled": 63.5, "node_ready_again": 80.0})]
+    run.samples = {"vm_stop": run.samples["delete-one-wordpress-pod"]}
+    document = evaluate(run, Thresholds())
+    assert document["experiments"][0]["marks"] == {"node_not_ready": 41.2, "rescheduled": 63.5, "node_ready_again": 80.0}
+    text = markdown(document)
+    assert ("- `vm_stop`: node NotReady after 41.2 s, every replica Ready off the node after 63.5 s, "
+            "node Ready again after 80.0 s") in text
+    broken = json.loads(json.dumps(document))
+    broken["experiments"][0]["marks"]["rescheduled"] = -1
+    with pytest.raises(ReportError):
+        validate(broken)
+    assert experiments_from([{"name": "a", "kind": "vm_stop", "target": "t", "start": 1, "end": 2,
+                              "marks": {"node_not_ready": 3}}])[0].marks == {"node_not_ready": 3.0}
