@@ -59,6 +59,9 @@ class Thresholds:
     drain_max_failed_requests: int = 0
     full_outage_max_recovery_seconds: float = 180.0
     scale_max_react_seconds: float = 120.0
+    # A lost node's pods keep receiving requests until the node is NotReady (the node monitor
+    # grace period, 50 s by default) and the endpoints are updated.
+    vm_stop_max_error_seconds: float = 90.0
 
 
 @dataclass
@@ -203,9 +206,10 @@ def violations(experiment: Experiment, result: Figures, thresholds: Thresholds) 
     problems = []
     if experiment.kind not in KINDS:
         raise ValueError("experiment %s: kind %r is not one of %s" % (experiment.name, experiment.kind, ", ".join(KINDS)))
-    if experiment.kind in ("pod_loss", "vm_stop") and result.longest_error_window > thresholds.pod_loss_max_error_seconds:
+    allowed = thresholds.vm_stop_max_error_seconds if experiment.kind == "vm_stop" else thresholds.pod_loss_max_error_seconds
+    if experiment.kind in ("pod_loss", "vm_stop") and result.longest_error_window > allowed:
         problems.append("%s: %.1f s of failed requests in a row, more than %.1f s"
-                        % (experiment.name, result.longest_error_window, thresholds.pod_loss_max_error_seconds))
+                        % (experiment.name, result.longest_error_window, allowed))
     if experiment.kind == "drain" and result.failed > thresholds.drain_max_failed_requests:
         problems.append("%s: %d failed requests during the drain, more than %d"
                         % (experiment.name, result.failed, thresholds.drain_max_failed_requests))

@@ -209,3 +209,17 @@ def test_malformed_events_are_named(line: str) -> None:
 
 def test_error_windows_of_nothing() -> None:
     assert error_windows([]) == []
+
+
+def test_a_vm_stop_has_its_own_error_window_threshold() -> None:
+    ready = samples([(3, 3), (2, 3), (3, 3)])
+    long = figures(experiment(kind="vm_stop"), probes("..xxxxxxxxxxxxxx...."), [], ready)  # 7 s
+    assert not violations(experiment(kind="vm_stop"), long, Thresholds())
+    assert violations(experiment(kind="vm_stop"), long, Thresholds(vm_stop_max_error_seconds=6.0)) == [
+        "x: 7.0 s of failed requests in a row, more than 6.0 s"]
+
+
+def test_an_explicit_scale_down_is_detected_against_the_sample_before_the_fault() -> None:
+    # fault at 1.5 s: the desired count is already 2 at the first sample after it
+    found = figures(experiment(1.5, kind="scale_down"), [], [], samples([(4, 4), (4, 4), (4, 2), (2, 2)]))
+    assert found.time_to_detect == pytest.approx(0.5) and found.time_to_ready == pytest.approx(0.5)
