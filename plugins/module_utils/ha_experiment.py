@@ -171,10 +171,11 @@ def labelled(pod: Obj, label: str) -> bool:
 
 
 def drain(request: Request, node: str, deadline: float, clock: Clock, sleep: Callable[[float], None],
-          spare: str = "") -> List[str]:
+          spare: str = "", waiting: Optional[Callable[[], None]] = None) -> List[str]:
     """Evict every evictable pod of the node through the eviction API, except those labelled
     `spare` (key=value: the HA test's own prober, the instrument); a 429 (a PodDisruptionBudget
-    says not now) is retried until the deadline. Returns the evicted pods."""
+    says not now) is retried until the deadline, calling `waiting` before each pause (the
+    experiment samples its target there). Returns the evicted pods."""
     found = request("GET", "/api/v1/pods", query={"fieldSelector": "spec.nodeName=%s" % node})
     pending = [p for p in found.get("items") or [] if evictable(p) and not labelled(p, spare)]
     evicted: List[str] = []
@@ -198,6 +199,8 @@ def drain(request: Request, node: str, deadline: float, clock: Clock, sleep: Cal
             if clock.mono() > deadline:
                 raise ExperimentError("drain of %s: %d pods still not evictable (PodDisruptionBudgets) at the timeout: %s" % (
                     node, len(pending), [p["metadata"]["name"] for p in pending]))
+            if waiting is not None:
+                waiting()
             sleep(1.0)
     return evicted
 
@@ -312,12 +315,14 @@ def run(request: Request, spec: Spec, clock: Clock, sleep: Callable[[float], Non
     start_mono = clock.mono()
     cordoned = stopped = False
     gone: Set[str] = set()
+    during: List[Sample] = []
     after: List[Sample] = []
     try:
         if spec.fault == "drain":
             cordon(request, spec.node, True)
             cordoned = True
-            outcome.faulted = drain(request, spec.node, start_mono + spec.timeout, clock, sleep, spec.spare)
+            outcome.faulted = drain(request, spec.node, start_mono + spec.timeout, clock, sleep, spec.spare,
+                                    waiting=lambda: during.extend(s for s in [sample(request, spec, clock)] if s))
         elif spec.fault == "scale":
             scale_to(request, spec)
             outcome.faulted = ["replicas=%d" % spec.replicas]
@@ -344,7 +349,7 @@ def run(request: Request, spec: Spec, clock: Clock, sleep: Callable[[float], Non
     end_mono = clock.mono()
     if stopped:
         wait_node_ready(request, spec, start_mono, end_mono + spec.timeout, clock, sleep, outcome.marks)
-    samples = steady + after
+    samples = steady + during + after
     shift = offset(samples)
     outcome.start, outcome.end = start_mono + shift, end_mono + shift
     outcome.whole_after = bool(after) and whole(after[-1], spec)

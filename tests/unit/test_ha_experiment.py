@@ -360,3 +360,14 @@ def test_a_node_loss_needs_a_node_and_a_control() -> None:
         run(FakeCluster(clock), spec(fault="node_loss"), clock, clock.sleep)
     with pytest.raises(ExperimentError, match="needs a node control"):
         run(FakeCluster(clock), spec(fault="node_loss", node="node-0"), clock, clock.sleep)
+
+
+def test_a_drain_held_by_the_budget_is_sampled_while_it_waits() -> None:
+    """The replicas are sampled during the drain too: a recovery that ends with the drain is
+    still seen (before, sampling began only once every pod was evicted)."""
+    clock = FakeClock()
+    cluster = FakeCluster(clock, heal=2.0, budget=1)
+    outcome = run(cluster, spec(name="drain", kind="drain", fault="drain", node="node-0", steady_seconds=1.0),
+                  clock, clock.sleep)
+    during = [s for s in outcome.samples if 1001.0 < s["mono"] < 1003.0]
+    assert during and min(s["ready"] for s in during) == 3, outcome.samples
