@@ -40,6 +40,7 @@ def test_valid_node_inputs_pass(inventory: Path) -> None:
     ("containerd_install_method=bogus", "containerd_install_method"),
     ('{"node_prereqs_kernel_modules": {"overlay": 1}}', "node_prereqs_kernel_modules"),
     ("kube_packages_version=latest", "kube_packages_version"),
+    ("node_prereqs_vm_max_map_count=65530", "node_prereqs_vm_max_map_count"),
 ])
 def test_bad_node_inputs_stop_the_run(inventory: Path, extra: str, named: str) -> None:
     result = run_playbook(["playbooks/preflight.yml", "-i", str(inventory), "-e", extra])

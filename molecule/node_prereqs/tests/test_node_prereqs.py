@@ -24,6 +24,12 @@ def test_ip_forward_set_now_and_at_boot(host):
     assert "net.ipv4.ip_forward=1" in host.file(SYSCTL_FILE).content_string.replace(" ", "")
 
 
+def test_elasticsearch_map_count_is_set_for_the_logging_role(host):
+    """node_prereqs_vm_max_map_count (262144 by default) now and in the sysctl.d file."""
+    assert host.sysctl("vm.max_map_count") >= 262144
+    assert "vm.max_map_count=262144" in host.file(SYSCTL_FILE).content_string.replace(" ", "")
+
+
 def test_bridge_sysctls_follow_br_netfilter(host):
     """Set where the kernel offers them; otherwise absent from the file (and the role said why)."""
     content = host.file(SYSCTL_FILE).content_string.replace(" ", "")
