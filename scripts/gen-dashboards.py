@@ -111,6 +111,24 @@ DASHBOARDS: Dict[str, Dict[str, object]] = {
             Query("Open connections", "sum by (entrypoint) (traefik_open_connections)", "none", "{{entrypoint}}"),
         ],
     },
+    "platform-logging": {
+        "title": "Platform / Logging pipeline",
+        "queries": [
+            Query("Cluster green (1 = yes)", 'max(elasticsearch_cluster_health_status{color="green"})', "none", "green", "stat"),
+            Query("Elasticsearch nodes", "max(elasticsearch_cluster_health_number_of_nodes)", "none", "nodes", "stat"),
+            Query("Unassigned shards", "max(elasticsearch_cluster_health_unassigned_shards)", "none", "shards", "stat"),
+            Query("Chunks buffered on disk", "sum(fluentbit_storage_fs_chunks)", "none", "chunks", "stat"),
+            Query("Records read by Fluent Bit", "sum by (pod) (rate(fluentbit_input_records_total[5m]))", "rps", "{{pod}}"),
+            Query("Records shipped to Elasticsearch", "sum by (pod) (rate(fluentbit_output_proc_records_total[5m]))", "rps", "{{pod}}"),
+            Query("Retries and drops", "sum by (pod) (rate(fluentbit_output_retries_total[5m]) + rate(fluentbit_output_dropped_records_total[5m]))",
+                  "ops", "{{pod}}"),
+            Query("Documents indexed", "sum by (name) (rate(elasticsearch_indices_indexing_index_total[5m]))", "ops", "{{name}}"),
+            Query("JVM heap used", 'elasticsearch_jvm_memory_used_bytes{area="heap"} / elasticsearch_jvm_memory_max_bytes{area="heap"}',
+                  "percentunit", "{{name}}"),
+            Query("Data volume free", "elasticsearch_filesystem_data_available_bytes / elasticsearch_filesystem_data_size_bytes",
+                  "percentunit", "{{name}}"),
+        ],
+    },
 }
 
 

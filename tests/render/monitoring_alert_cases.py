@@ -175,6 +175,22 @@ CASES: Dict[str, Dict[str, Any]] = {
         "healthy": [{"series": 'alertmanager_cluster_members{job="alertmanager",instance="am-0"}', "values": "3x30"}],
         "eval_time": "15m", "labels": {"job": "alertmanager", "instance": "am-0", "severity": "warning"},
     },
+    # Yellow for 20 minutes (green is 0) against green.
+    "ElasticsearchNotGreen": {
+        "failing": [{"series": 'elasticsearch_cluster_health_status{job="elasticsearch",cluster="platform-logs",color="green"}', "values": "0x30"},
+                    {"series": 'elasticsearch_cluster_health_status{job="elasticsearch",cluster="platform-logs",color="yellow"}', "values": "1x30"}],
+        "healthy": [{"series": 'elasticsearch_cluster_health_status{job="elasticsearch",cluster="platform-logs",color="green"}', "values": "1x30"},
+                    {"series": 'elasticsearch_cluster_health_status{job="elasticsearch",cluster="platform-logs",color="yellow"}', "values": "0x30"}],
+        "eval_time": "20m", "labels": {"cluster": "platform-logs", "severity": "critical"},
+    },
+    # Five retries a minute to an unreachable Elasticsearch against none (both drop nothing).
+    "FluentBitDroppingOrRetrying": {
+        "failing": [{"series": 'fluentbit_output_retries_total{job="fluent-bit",namespace="logging",pod="fb-1",name="es.0"}', "values": "0+5x40"},
+                    {"series": 'fluentbit_output_dropped_records_total{job="fluent-bit",namespace="logging",pod="fb-1",name="es.0"}', "values": "0x40"}],
+        "healthy": [{"series": 'fluentbit_output_retries_total{job="fluent-bit",namespace="logging",pod="fb-1",name="es.0"}', "values": "0x40"},
+                    {"series": 'fluentbit_output_dropped_records_total{job="fluent-bit",namespace="logging",pod="fb-1",name="es.0"}', "values": "0x40"}],
+        "eval_time": "30m", "labels": {"namespace": "logging", "pod": "fb-1", "severity": "warning"},
+    },
     "ProbeFailed": {
         "failing": [{"series": 'probe_success{job="blackbox",instance="wp.example.test",route="wordpress"}', "values": "0x20"}],
         "healthy": [{"series": 'probe_success{job="blackbox",instance="wp.example.test",route="wordpress"}', "values": "1x20"}],
