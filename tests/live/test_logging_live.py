@@ -52,7 +52,8 @@ def es_pod(api: Any) -> str:
     ready = [p.metadata.name for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
     if not ready:
         states = {p.metadata.name: p.status.phase for p in pods}
-        pytest.skip("no Elasticsearch pod is ready on this cluster (its images cannot run here?): %s" % states)
+        pytest.skip("no Elasticsearch pod is ready on this cluster (pods and phases: %s; none at all means the StatefulSet "
+                    "could not make any, e.g. a quota or no schedulable node)" % (states or "none"))
     return sorted(ready)[0]
 
 
