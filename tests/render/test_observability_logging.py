@@ -167,7 +167,7 @@ def test_the_node_certificate_is_signed_by_the_ca_for_every_name_clients_use(ren
 
 def test_generated_secrets_reach_pods_only_as_files(rendered: Rendered) -> None:
     values = [v for v in secret(rendered, "elasticsearch-credentials").values()]
-    assert len(values) == 5 and all(len(v) >= 32 for v in values)
+    assert len(values) == len(VARS["_logging_secret_keys"]) and all(len(v) >= 32 for v in values)
     for obj in rendered.objects:
         if obj.get("kind") == "Secret":
             continue
