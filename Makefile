@@ -1,7 +1,7 @@
 # One entry point for setting up and testing orchestrate.platform.
 #   make setup   - Python venv (.venv) with Ansible, the bundled collections and the test tools
 #   make deps    - the Debian packages the tests need (scripts/install-system-deps.sh; sudo when not root)
-#   make test    - everything CI runs: deps, lint, syntax, pytest (unit, args, render, docs, live*), molecule
+#   make test    - everything CI runs: deps; lint beside syntax; pytest (unit, args, render, docs, live*); the live Galera scenarios beside molecule
 # (* live tests skip with a reason unless KUBECONFIG / GCP credentials are set)
 
 SHELL := /bin/bash
@@ -19,7 +19,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: deps setup test lint syntax pytest molecule molecule-roles render benchmark network-matrix role-docs dashboards clean
+.PHONY: deps setup test lint syntax pytest pytest-main galera-live molecule molecule-roles render benchmark network-matrix role-docs dashboards clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +54,13 @@ $(MERMAID): tests/docs/mermaid/package.json tests/docs/mermaid/package-lock.json
 # The live Galera scenarios (tests/galera_live) share one cluster of real processes in fixed
 # network namespaces and run in order: they run after the rest, in one process of their own.
 PYTEST_WORKERS ?= auto
-pytest: setup $(MERMAID)
+pytest: pytest-main
+	$(MAKE) --no-print-directory galera-live
+
+pytest-main: setup $(MERMAID)
 	pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not galera_live"
+
+galera-live: setup
 	pytest -m galera_live tests/galera_live
 
 # CI runs the combined scenario (the three node roles in cluster order: check mode, converge,
@@ -84,7 +89,17 @@ dashboards: setup
 role-docs: setup
 	$(BIN)/python scripts/gen-role-docs.py
 
-test: deps lint syntax pytest molecule
+# `make test`: deps, then three steps; within a step the parts share nothing and run side by side (two
+# jobs, each part's output printed whole when it ends; the first failure still fails the step):
+# lint and syntax each keep one core busy; the Galera scenarios (processes in network namespaces
+# of their own) and molecule (a podman container with its own network namespace) mostly wait,
+# on state transfers and timeouts and on one podman exec per task. The xdist part of pytest uses
+# every core and runs alone. README.md ("Tests") says how long each part takes.
+PARALLEL := $(MAKE) --no-print-directory -j2 --output-sync=target
+test: deps
+	$(PARALLEL) lint syntax
+	$(MAKE) --no-print-directory pytest-main
+	$(PARALLEL) galera-live molecule
 
 clean:
 	rm -rf build .pytest_cache
