@@ -17,7 +17,9 @@
 # (tests/galera_live: real members in network namespaces); prometheus + prometheus-alertmanager:
 # promtool and amtool check the monitoring role's rendered configuration and rules;
 # prometheus-node-exporter and prometheus are started on loopback by the dashboard query tests;
-# dpkg-dev + apt-utils + gnupg: building, indexing and signing local stand-in apt repositories.
+# dpkg-dev + apt-utils + gnupg: building, indexing and signing local stand-in apt repositories;
+# postgresql + locales: the postgresql role's bootstrap SQL runs against a real server on loopback
+# (tests/unit/test_postgresql_bootstrap_sql.py; localedef makes the en_US.UTF-8 locale there).
 set -euo pipefail
 
 profile="${1:-test}"
@@ -26,7 +28,7 @@ case "$profile" in
   test)
     packages=(make python3-venv ca-certificates podman runc debootstrap fuse-overlayfs slirp4netns uidmap git
               mariadb-server galera-4 mariadb-backup socat iproute2 prometheus prometheus-alertmanager
-              prometheus-node-exporter dpkg-dev apt-utils gnupg)
+              prometheus-node-exporter dpkg-dev apt-utils gnupg postgresql locales)
     # node + npm: the real Mermaid parser of the docs test (tests/docs/mermaid); a node already on
     # PATH (from another source than Debian's package) is used as it is.
     if ! command -v npm >/dev/null 2>&1; then

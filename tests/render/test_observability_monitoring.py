@@ -28,7 +28,7 @@ SD_KEYS = {"role", "namespaces", "selectors", "api_server", "attach_metadata"}
 REQUIRED_JOBS = {
     "prometheus", "alertmanager", "apiserver", "kubelet", "cadvisor", "etcd", "kube-controller-manager",
     "kube-scheduler", "kube-proxy", "coredns", "calico-felix", "node-exporter", "kube-state-metrics",
-    "mariadb", "gateway", "blackbox", "blackbox-apiserver",
+    "mariadb", "gateway", "blackbox", "blackbox-apiserver", "postgresql", "cnpg-operator",
 }
 
 

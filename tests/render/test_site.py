@@ -28,7 +28,7 @@ def test_runs_write_into_their_build_directory_not_into_the_checkout(rendered: R
     assert (rendered.build / "secrets" / "wordpress-admin-password").is_file()
 
 
-BUNDLES = ("calico", "storage", "gateway")
+BUNDLES = ("calico", "storage", "gateway", "postgresql")
 
 
 def test_offline_each_upstream_bundle_is_one_line_and_nothing_failed(rendered: Rendered) -> None:
