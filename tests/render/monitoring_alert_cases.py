@@ -103,6 +103,17 @@ CASES: Dict[str, Dict[str, Any]] = {
         "healthy": [{"series": 'mysql_global_status_wsrep_flow_control_paused_ns{pod="m-0"}', "values": "0x60"}],
         "eval_time": "30m", "labels": {"pod": "m-0", "severity": "warning"},
     },
+    "PostgreSQLDown": {
+        "failing": [{"series": 'cnpg_collector_up{pod="atlassian-db-1"}', "values": "0x20"}],
+        "healthy": [{"series": 'cnpg_collector_up{pod="atlassian-db-1"}', "values": "1x20"}],
+        "eval_time": "10m", "labels": {"pod": "atlassian-db-1", "severity": "critical"},
+    },
+    # A standby 120 s behind (threshold 60 s) against one 5 s behind.
+    "PostgreSQLReplicationLag": {
+        "failing": [{"series": 'cnpg_pg_replication_lag{pod="atlassian-db-2"}', "values": "120x20"}],
+        "healthy": [{"series": 'cnpg_pg_replication_lag{pod="atlassian-db-2"}', "values": "5x20"}],
+        "eval_time": "10m", "labels": {"pod": "atlassian-db-2", "severity": "warning"},
+    },
     # Expiry timestamps: 5 days after the start of the test against 60 days.
     "GatewayCertificateExpiring": {
         "failing": [{"series": 'probe_ssl_earliest_cert_expiry{job="blackbox",instance="wp.example.test"}', "values": "%dx120" % (5 * DAY)}],
