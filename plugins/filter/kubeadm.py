@@ -7,6 +7,8 @@
 - ``kubelet_serving_csrs_to_approve``: which kubelet serving certificate requests are what a
   kubelet of a known node asks for, so the cluster stage can approve exactly those.
 - ``kubeadm_version_change``: how a target Kubernetes version relates to the running one.
+- ``kubeconfig_with_server``: a kubeconfig whose clusters name another API server URL (the
+  controller's copy of admin.conf on GCE names the external API load balancer).
 - ``go_duration_seconds``: the seconds of a duration as a Kubernetes configuration writes it
   (Go's time.ParseDuration syntax: ``90s``, ``1m30s``), or None when it is not one.
 """
@@ -18,6 +20,7 @@ import ipaddress
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
@@ -193,6 +196,22 @@ def go_duration_seconds(value: Any) -> Optional[float]:
     return sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
 
 
+def kubeconfig_with_server(text: str, server: str) -> str:
+    """The kubeconfig `text` with every cluster's ``server`` set to `server`; unchanged when
+    `server` is empty. Anything but a kubeconfig with clusters is an error."""
+    if not server:
+        return text
+    if not re.match(r"^https://[^/\s]+$", server):
+        raise KubeadmFilterError("'%s' is not an API server URL such as https://203.0.113.10:6443" % server)
+    config = yaml.safe_load(text)
+    clusters = config.get("clusters") if isinstance(config, dict) else None
+    if not clusters or not all(isinstance(c, dict) and isinstance(c.get("cluster"), dict) for c in clusters):
+        raise KubeadmFilterError("not a kubeconfig with clusters")
+    for entry in clusters:
+        entry["cluster"]["server"] = server
+    return yaml.safe_dump(config, default_flow_style=False, sort_keys=False)
+
+
 class FilterModule:
     """kubeadm helpers."""
 
@@ -205,4 +224,5 @@ class FilterModule:
             "kubelet_serving_identity": kubelet_serving_identity,
             "kubeadm_version_change": kubeadm_version_change,
             "go_duration_seconds": go_duration_seconds,
+            "kubeconfig_with_server": kubeconfig_with_server,
         }

@@ -72,7 +72,11 @@ def test_infra_create_rerun_checkmode_inventory_destroy() -> None:
     try:
         first = run("playbooks/infra.yml")
         assert changed(first) > 0
-        assert re.search(r"Kubernetes API endpoint \(kubeadm controlPlaneEndpoint\): \d+\.\d+\.\d+\.\d+:6443", first)
+        text = " ".join(first.split())
+        assert re.search(r"Kubernetes API endpoint of the nodes \(internal load balancer, kubeadm controlPlaneEndpoint\): "
+                         r"\d+\.\d+\.\d+\.\d+:6443", text)
+        assert re.search(r"Kubernetes API for operators \(external load balancer, from gce_network_admin_cidrs\): "
+                         r"\d+\.\d+\.\d+\.\d+:6443", text)
 
         assert changed(run("playbooks/infra.yml")) == 0, "a second infra run must change nothing"
         assert changed(run("playbooks/infra.yml", "--check")) == 0

@@ -163,6 +163,22 @@ def test_certificate_sans_include_the_endpoint_host_and_extras(kubeadm_docs: Dic
     assert sans == ["api.k8s.example.com", "10.10.0.11", "cp.internal.example.com"]
 
 
+def test_the_certificate_also_names_the_external_endpoint_operators_use(tmp_path: Path) -> None:
+    """On GCE the nodes' controlPlaneEndpoint is the internal API load balancer and operators come
+    through the external one: the API server certificate must be valid for both."""
+    docs = render_kubeadm_config(tmp_path, inventory(tmp_path, platform_control_plane_endpoint="10.240.0.100:6443",
+                                                     platform_control_plane_external_endpoint="203.0.113.10:6443"))
+    cluster = {d["kind"]: d for d in docs}["ClusterConfiguration"]
+    assert cluster["controlPlaneEndpoint"] == "10.240.0.100:6443"
+    assert cluster["apiServer"]["certSANs"] == ["10.240.0.100", "203.0.113.10"]
+
+
+def test_preflight_rejects_a_bad_external_endpoint(tmp_path: Path) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inventory(tmp_path, platform_control_plane_external_endpoint="203.0.113.10"))
+    assert result.returncode != 0
+    assert "kubeadm_control_plane_external_endpoint (platform_control_plane_external_endpoint): '203.0.113.10'" in output
+
+
 def test_kubelet_uses_the_systemd_cgroup_driver(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
     assert kubeadm_docs["KubeletConfiguration"]["cgroupDriver"] == "systemd"
 

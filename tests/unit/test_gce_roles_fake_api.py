@@ -145,7 +145,8 @@ def main():
             for net in resource.get("networks", []):
                 net["ipAddresses"] = ["10.250.0.%d" % counter]
         if kind == "gcp_compute_address" and current is None:
-            resource["address"] = "198.51.100.%d" % counter
+            internal = resource.get("addressType") == "INTERNAL"
+            resource["address"] = ("10.240.0.%d" if internal else "198.51.100.%d") % counter
         if kind == "gcp_compute_instance_group":
             members = [m.rsplit("/", 1)[-1] for m in resource.pop("instances", []) or []]
             resource["size"], resource["members"] = len(members), sorted(members)
@@ -244,7 +245,9 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
 
     first = play(fake, "playbooks/infra.yml")
     assert changed(first) > 0
-    assert "Kubernetes API endpoint (kubeadm controlPlaneEndpoint): 198.51.100." in first
+    # The nodes' endpoint is the internal load balancer's address in the subnet; operators use the external one.
+    assert re.search(r"Kubernetes API endpoint of the nodes \(internal load balancer, kubeadm controlPlaneEndpoint\): 10\.240\.0\.\d+:6443", flat(first))
+    assert re.search(r"Kubernetes API for operators \(external load balancer, from gce_network_admin_cidrs\): 198\.51\.100\.\d+:6443", flat(first))
     # The RWX backend (Filestore by default on GCE) exists and its address is published for storage.
     filestore = state(fake)["filestoreInstances"]["europe-west1-b/orchestrate-rwx"]
     assert filestore["tier"] == "BASIC_HDD" and filestore["fileShares"] == [{"name": "platform", "capacityGb": 1024}]
@@ -272,12 +275,19 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     assert cp1["metadata"]["ssh-keys"].startswith("debian:ssh-ed25519 ")
     assert names(fake, "firewalls") == sorted([
         "orchestrate-fw-admin-ssh", "orchestrate-fw-admin-api", "orchestrate-fw-nodes-to-cp", "orchestrate-fw-etcd-peers",
-        "orchestrate-fw-node-to-node", "orchestrate-fw-hc-api", "orchestrate-fw-hc-gateway", "orchestrate-fw-gateway-clients",
-        "orchestrate-lb-api-from-nodes"])
-    from_nodes = state(fake)["firewalls"]["global/orchestrate-lb-api-from-nodes"]
-    assert len(from_nodes["sourceRanges"]) == 6 and all(r.endswith("/32") for r in from_nodes["sourceRanges"])
-    assert names(fake, "addresses") == ["orchestrate-api", "orchestrate-gateway"]
-    assert names(fake, "healthChecks") == ["orchestrate-api-hc", "orchestrate-gateway-hc"]
+        "orchestrate-fw-node-to-node", "orchestrate-fw-hc-api", "orchestrate-fw-hc-gateway", "orchestrate-fw-gateway-clients"])
+    # No rule depends on the nodes' ephemeral external addresses: they reach the API through the
+    # internal load balancer from their internal addresses (fw-nodes-to-cp, by tag), operators
+    # through the external one from the admin CIDRs only.
+    firewalls = state(fake)["firewalls"]
+    assert firewalls["global/orchestrate-fw-nodes-to-cp"]["sourceTags"] == ["orchestrate-node"]
+    assert firewalls["global/orchestrate-fw-admin-api"]["sourceRanges"] == ["198.51.100.7/32"]
+    assert "130.211.0.0/22" in firewalls["global/orchestrate-fw-hc-api"]["sourceRanges"]  # the internal LB's probers
+    assert names(fake, "addresses") == ["orchestrate-api", "orchestrate-api-internal", "orchestrate-gateway"]
+    internal = state(fake)["addresses"]["europe-west1/orchestrate-api-internal"]
+    assert internal["addressType"] == "INTERNAL" and internal["purpose"] == "GCE_ENDPOINT"
+    assert internal["subnetwork"].endswith("/regions/europe-west1/subnetworks/orchestrate-subnet")
+    assert names(fake, "healthChecks") == ["orchestrate-api-hc", "orchestrate-api-internal-hc", "orchestrate-gateway-hc"]
     groups = state(fake)["instanceGroups"]
     assert sorted(g["name"] for g in groups.values()) == sorted(
         ["orchestrate-cp-europe-west1-%s" % z for z in "bcd"] + ["orchestrate-workers-europe-west1-%s" % z for z in "bcd"])
@@ -288,8 +298,17 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     services = state(fake)["backendServices"]
     assert services["europe-west1/orchestrate-api"]["loadBalancingScheme"] == "EXTERNAL"
     assert len(services["europe-west1/orchestrate-gateway"]["backends"]) == 3
+    # The internal API load balancer serves the same per-zone groups, so the cluster stage's
+    # backend membership (a VM serves once its API server is healthy) holds for both.
+    assert services["europe-west1/orchestrate-api-internal"]["loadBalancingScheme"] == "INTERNAL"
+    assert services["europe-west1/orchestrate-api-internal"]["backends"] == services["europe-west1/orchestrate-api"]["backends"]
+    assert len(services["europe-west1/orchestrate-api-internal"]["backends"]) == 3
     rules = state(fake)["forwardingRules"]
     assert rules["europe-west1/orchestrate-api"]["ports"] == ["6443"]
+    ilb = rules["europe-west1/orchestrate-api-internal"]
+    assert ilb["loadBalancingScheme"] == "INTERNAL" and ilb["ports"] == ["6443"] and ilb["IPAddress"] == internal["address"]
+    assert ilb["subnetwork"].endswith("/subnetworks/orchestrate-subnet") and ilb["network"].endswith("/networks/orchestrate-net")
+    assert ilb["backendService"].endswith("/backendServices/orchestrate-api-internal") and "networkTier" not in ilb
     assert rules["europe-west1/orchestrate-gateway"]["ports"] == ["80", "443"]
 
     assert changed(play(fake, "playbooks/infra.yml")) == 0, "second run must change nothing"
@@ -298,7 +317,9 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     # Drift: a widened SSH rule and a stale rule of ours are repaired; a foreign rule stays.
     data = state(fake)
     data["firewalls"]["global/orchestrate-fw-admin-ssh"]["sourceRanges"] = ["0.0.0.0/0"]
-    for name in ("orchestrate-fw-old", "someone-elses-rule"):
+    # ... and the rule the load balancer role made before the internal load balancer (the nodes'
+    # external /32s) goes as well.
+    for name in ("orchestrate-fw-old", "orchestrate-lb-api-from-nodes", "someone-elses-rule"):
         data["firewalls"]["global/" + name] = {"name": name, "network": data["firewalls"]["global/orchestrate-fw-hc-api"]["network"],
                                                "allowed": [{"IPProtocol": "tcp", "ports": ["8080"]}], "sourceRanges": ["0.0.0.0/0"]}
     (fake / "gce.json").write_text(json.dumps(data))
@@ -306,6 +327,7 @@ def test_infra_converges_is_idempotent_repairs_drift_and_destroys_twice(fake: Pa
     firewalls = state(fake)["firewalls"]
     assert firewalls["global/orchestrate-fw-admin-ssh"]["sourceRanges"] == ["198.51.100.7/32"]
     assert "global/orchestrate-fw-old" not in firewalls and "global/someone-elses-rule" in firewalls
+    assert "global/orchestrate-lb-api-from-nodes" not in firewalls
     assert changed(play(fake, "playbooks/infra.yml")) == 0
 
     # Scale the workers up: one instance is created and the LB groups follow.
@@ -444,7 +466,8 @@ def test_cluster_stage_makes_only_ready_nodes_backends_and_waits_for_the_local_r
     # 127.0.0.1 is routed locally on this machine, as the guest agent routes the LB address on a backend.
     common = ("-i", str(inventory), "-e", json.dumps({"platform_control_plane_endpoint": "127.0.0.1:6443"}))
     output = play(fake, str(fake / "selection.yml"), *common, "-e", json.dumps({"ready": ["orchestrate-cp-1", "orchestrate-cp-3"]}))
-    assert "Wait until each backend routes the load balancer's address locally" in output
+    assert "Wait until each backend routes the load balancers' addresses locally" in output
+    assert "orchestrate-cp-1: 127.0.0.1" in output and "orchestrate-cp-3: 127.0.0.1" in output
     assert api_members(fake) == {"orchestrate-cp-europe-west1-b": ["orchestrate-cp-1"], "orchestrate-cp-europe-west1-c": [],
                                  "orchestrate-cp-europe-west1-d": ["orchestrate-cp-3"]}
     # A run that left a control-plane node out cannot know its health: the members stay.

@@ -127,3 +127,39 @@ def test_go_duration_seconds_reads_kubernetes_durations(value: str, seconds: flo
 @pytest.mark.parametrize("value", ["", "20", "-5s", "10x", "s", "5 s", "1m 30s", 90, None])
 def test_go_duration_seconds_refuses_what_go_does_not_parse(value: object) -> None:
     assert kubeadm.go_duration_seconds(value) is None
+
+
+ADMIN_CONF = """apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    certificate-authority-data: Q0E=
+    server: https://10.240.0.100:6443
+  name: orchestrate
+contexts:
+- context: {cluster: orchestrate, user: kubernetes-admin}
+  name: kubernetes-admin@orchestrate
+current-context: kubernetes-admin@orchestrate
+users:
+- name: kubernetes-admin
+  user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
+"""
+
+
+def test_the_controllers_kubeconfig_names_the_external_endpoint_and_keeps_the_rest() -> None:
+    import yaml
+
+    changed = yaml.safe_load(kubeadm.kubeconfig_with_server(ADMIN_CONF, "https://203.0.113.10:6443"))
+    original = yaml.safe_load(ADMIN_CONF)
+    assert changed["clusters"][0]["cluster"] == {"certificate-authority-data": "Q0E=", "server": "https://203.0.113.10:6443"}
+    assert {k: v for k, v in changed.items() if k != "clusters"} == {k: v for k, v in original.items() if k != "clusters"}
+
+
+def test_without_an_external_endpoint_the_kubeconfig_is_unchanged() -> None:
+    assert kubeadm.kubeconfig_with_server(ADMIN_CONF, "") == ADMIN_CONF
+
+
+@pytest.mark.parametrize("text,server", [("kind: Config\n", "https://a:6443"), (ADMIN_CONF, "203.0.113.10:6443"), (ADMIN_CONF, "https://a/b")])
+def test_kubeconfig_with_server_refuses_what_it_cannot_do(text: str, server: str) -> None:
+    with pytest.raises(kubeadm.KubeadmFilterError):
+        kubeadm.kubeconfig_with_server(text, server)
