@@ -4,12 +4,13 @@ Imported by tests as `project` (tests/ is on pytest's pythonpath)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = ROOT / "roles"
@@ -72,3 +73,21 @@ def run_playbook(args: List[str], extra_env: Optional[Dict[str, str]] = None, ti
         timeout=timeout,
         check=False,
     )
+
+
+def render_stage(tmp_path: Path, playbook: str, extra: Dict[str, Any], tags: Optional[str] = None,
+                 build_dir: Optional[Path] = None, timeout: int = 300) -> Tuple[subprocess.CompletedProcess, Path]:
+    """Run playbooks/<playbook> in render mode with `extra` variables (and `--tags` when given),
+    rendering into tmp_path/manifests; returns the run and that directory."""
+    target = tmp_path / "manifests"
+    args = ["playbooks/" + playbook, *(["--tags", tags] if tags else []),
+            "-e", "platform_render_dir=%s" % target, "-e", json.dumps(extra)]
+    return run_playbook(args, build_dir=build_dir, timeout=timeout), target
+
+
+def stopped_before_rendering(result: subprocess.CompletedProcess, target: Path) -> str:
+    """Assert that a run failed without rendering anything; returns its whole output."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert not target.exists(), "something was rendered although preflight failed"
+    return output
