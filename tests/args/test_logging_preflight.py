@@ -36,6 +36,14 @@ BAD = [
     pytest.param({"logging_fluent_bit_multiline": [{"parser": "ruby", "namespaces": ["x"]}]}, "logging_fluent_bit_multiline",
                  id="unknown-parser"),
     pytest.param({"logging_elasticsearch_storage_size": "100 GB"}, "logging_elasticsearch_storage_size", id="storage-size"),
+    pytest.param({"logging_elasticsearch_zone_awareness": False, "logging_elasticsearch_zone_awareness_forced_zones": ["a", "b"]},
+                 "logging_elasticsearch_zone_awareness_forced_zones", id="forced-zones-without-awareness"),
+    pytest.param({"logging_elasticsearch_zone_awareness_forced_zones": ["europe-west1-b"]},
+                 "logging_elasticsearch_zone_awareness_forced_zones", id="forced-one-zone"),
+    pytest.param({"logging_elasticsearch_zone_awareness_forced_zones": ["b", "c", "b"]},
+                 "logging_elasticsearch_zone_awareness_forced_zones", id="forced-zone-twice"),
+    pytest.param({"logging_elasticsearch_zone_awareness_forced_zones": ["zone b", "c"]},
+                 "logging_elasticsearch_zone_awareness_forced_zones", id="forced-zone-not-a-label-value"),
 ]
 
 
@@ -53,7 +61,7 @@ def test_settings_reach_the_manifests_and_the_ca_survives_a_new_node_certificate
     """A 2 GiB limit at 50 % gives a 1024 MiB heap; retention and size reach the lifecycle policy.
     A second run without the node certificate's files makes a new certificate from the same CA."""
     extra = {"logging_elasticsearch_resources": LIMIT_2G, "logging_elasticsearch_replicas": 5,
-             "logging_retention_days": 30, "logging_index_max_size": "10gb"}
+             "logging_retention_days": 30, "logging_index_max_size": "10gb", "logging_elasticsearch_zone_awareness": False}
     result, target = run_stage(tmp_path, extra)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     root = target / "observability/logging"
@@ -63,6 +71,7 @@ def test_settings_reach_the_manifests_and_the_ca_survives_a_new_node_certificate
     assert statefulset["spec"]["replicas"] == 5
     config = yaml.safe_load(yaml.safe_load((root / "20-configmap-elasticsearch-config.yaml").read_text())["data"]["elasticsearch.yml"])
     assert config["cluster.initial_master_nodes"] == ["elasticsearch-%d" % i for i in range(5)]
+    assert not [key for key in config if key.startswith("cluster.routing.allocation.awareness")], "awareness switched off"
     setup = yaml.safe_load((root / "21-configmap-logging-setup.yaml").read_text())["data"]
     phases = json.loads(setup["ilm-policy.json"])["policy"]["phases"]
     assert phases["delete"]["min_age"] == "30d" and phases["hot"]["actions"]["rollover"]["max_primary_shard_size"] == "10gb"
@@ -76,3 +85,13 @@ def test_settings_reach_the_manifests_and_the_ca_survives_a_new_node_certificate
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert (secrets / "ca.crt").read_text() == ca_before, "the CA must never be replaced while it exists"
     assert (secrets / "tls.crt").read_text() != cert_before
+
+
+def test_forced_zones_reach_the_elasticsearch_configuration(tmp_path: Path) -> None:
+    zones = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
+    result, target = run_stage(tmp_path, {"logging_elasticsearch_zone_awareness_forced_zones": zones})
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    configmap = yaml.safe_load((target / "observability/logging/20-configmap-elasticsearch-config.yaml").read_text())
+    config = yaml.safe_load(configmap["data"]["elasticsearch.yml"])
+    assert config["cluster.routing.allocation.awareness.attributes"] == "zone"
+    assert config["cluster.routing.allocation.awareness.force.zone.values"] == zones

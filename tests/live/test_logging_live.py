@@ -1,4 +1,5 @@
-"""The logging role on a real cluster (KUBECONFIG): Elasticsearch green, and a line that a test
+"""The logging role on a real cluster (KUBECONFIG): Elasticsearch green, every node with its
+node's zone as node.attr.zone and no shard with two copies in one zone, and a line that a test
 pod writes to its stdout found in Elasticsearch within 60 seconds (Fluent Bit on the pod's node,
 the Kubernetes filter, TLS to Elasticsearch, the data stream).
 
@@ -73,6 +74,35 @@ def test_elasticsearch_is_green(api: Any, es_pod: str) -> None:
     statefulset = api.client.AppsV1Api().read_namespaced_stateful_set("elasticsearch", NAMESPACE)
     assert health["status"] == "green", health
     assert health["number_of_nodes"] == statefulset.spec.replicas, health
+
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+UNLABELLED = "no-zone"  # _logging_es_zone_unlabelled
+
+
+def test_each_node_carries_its_zone_and_no_shard_has_two_copies_in_one(api: Any, es_pod: str) -> None:
+    """The API server copied each node's zone label onto its Elasticsearch pod (PodTopologyLabels
+    admission), the init container made it node.attr.zone, and with at least as many zones as
+    copies no shard keeps two copies in one zone."""
+    core = api.client.CoreV1Api()
+    pods = core.list_namespaced_pod(NAMESPACE, label_selector="app.kubernetes.io/name=elasticsearch").items
+    expected = {}
+    for item in pods:
+        if not item.spec.node_name:
+            continue
+        zone = (core.read_node(item.spec.node_name).metadata.labels or {}).get(ZONE_LABEL)
+        assert (item.metadata.labels or {}).get(ZONE_LABEL) == zone, "%s: the pod's zone label is not its node's" % item.metadata.name
+        expected[item.metadata.name] = zone or UNLABELLED
+    attributes = es(api, es_pod, "/_cat/nodeattrs?format=json&h=node,attr,value")
+    zones = {entry["node"]: entry["value"] for entry in attributes if entry["attr"] == "zone"}
+    assert zones and {name: expected.get(name) for name in zones} == zones, "node.attr.zone %s, the pods' zones %s" % (zones, expected)
+    copies: Dict[tuple, list] = {}
+    for shard in es(api, es_pod, "/_cat/shards?format=json&h=index,shard,prirep,state,node"):
+        if shard["state"] == "STARTED":
+            copies.setdefault((shard["index"], shard["shard"]), []).append(zones[shard["node"]])
+    distinct = len(set(zones.values()))
+    for key, where in copies.items():
+        assert len(set(where)) == min(len(where), distinct), "%s has copies %s" % (key, where)
 
 
 @pytest.fixture()

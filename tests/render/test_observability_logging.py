@@ -120,6 +120,85 @@ def test_the_heap_is_the_configured_share_of_the_memory_limit(statefulset: Obj) 
     assert heap <= limit // 2, "Elastic advises at most half of the memory for the heap"
 
 
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+def init_env(statefulset: Obj) -> Dict[str, Obj]:
+    return {e["name"]: e for e in container(statefulset, "config")["env"]}
+
+
+def test_each_node_knows_its_zone_and_allocation_is_aware_of_it(statefulset: Obj, es_config: Obj) -> None:
+    """The init container gets the zone label that the API server copies from the node onto the pod
+    (downward API: no API access, no RBAC) and Elasticsearch keeps a shard's copies in different
+    zones by that attribute; forced awareness is off by default."""
+    env = init_env(statefulset)
+    assert env["NODE_ZONE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.labels['%s']" % ZONE_LABEL}}
+    assert env["ZONE_UNLABELLED"]["value"] == VARS["_logging_es_zone_unlabelled"]
+    assert pod(statefulset)["automountServiceAccountToken"] is False, "the zone needs no API access"
+    assert es_config["cluster.routing.allocation.awareness.attributes"] == "zone"
+    assert not [key for key in es_config if key.startswith("cluster.routing.allocation.awareness.force.")]
+    assert DEFAULTS["logging_elasticsearch_zone_awareness"] is True
+    assert DEFAULTS["logging_elasticsearch_zone_awareness_forced_zones"] == []
+
+
+def test_the_init_container_copies_into_the_directory_elasticsearch_reads(statefulset: Obj) -> None:
+    env = {name: item.get("value") for name, item in init_env(statefulset).items()}
+    init_mounts, main_mounts = mounts(statefulset, "config"), mounts(statefulset, "elasticsearch")
+    assert init_mounts[env["ES_CONFIG_DIR"]] == "config" and main_mounts[env["ES_IMAGE_CONFIG"]] == "config"
+    assert init_mounts[env["ES_CONFIG_TEMPLATE"]] == "template"
+    assert volumes(statefulset)["config"]["emptyDir"] and volumes(statefulset)["template"]["configMap"]["name"] == "elasticsearch-config"
+
+
+def run_init(rendered: Rendered, statefulset: Obj, tmp_path: Path, zone: Any) -> tuple:
+    """The rendered init.sh run for real by bash with the rendered ConfigMap and the init
+    container's environment, its three directories moved under tmp_path (the image's config
+    directory a stand-in with jvm.options). Returns the result and the elasticsearch.yml it wrote."""
+    data = configmap(rendered, "elasticsearch-config")
+    image, template, target = tmp_path / "image", tmp_path / "template", tmp_path / "config"
+    for directory in (image, template, target):
+        directory.mkdir()
+    (image / "jvm.options").write_text("-XX:+UseG1GC\n")
+    (image / "elasticsearch.yml").write_text("cluster.name: image-default\n")
+    for key, text in data.items():
+        (template / key).write_text(text)
+    env = {name: item.get("value", "") for name, item in init_env(statefulset).items() if "value" in item}
+    env.update({"ES_IMAGE_CONFIG": str(image), "ES_CONFIG_TEMPLATE": str(template), "ES_CONFIG_DIR": str(target),
+                "PATH": "/usr/bin:/bin"})
+    if zone is not None:
+        env["NODE_ZONE"] = zone
+    result = subprocess.run([shutil.which("bash") or "bash", str(template / "init.sh")], env=env, capture_output=True,
+                            text=True, timeout=30, check=False)
+    written = target / "elasticsearch.yml"
+    return result, (yaml.safe_load(written.read_text()) if result.returncode == 0 else None), target
+
+
+@pytest.mark.parametrize("zone", ["europe-west1-b", "zone_a.1"])
+def test_the_init_script_writes_the_pods_zone_as_the_awareness_attribute(rendered: Rendered, statefulset: Obj,
+                                                                         tmp_path: Path, zone: str) -> None:
+    result, config, target = run_init(rendered, statefulset, tmp_path, zone)
+    assert result.returncode == 0, result.stdout + result.stderr
+    awareness = config["cluster.routing.allocation.awareness.attributes"]
+    assert config["node.attr.%s" % awareness] == zone
+    assert config["cluster.name"] == DEFAULTS["logging_elasticsearch_cluster_name"], "the role's elasticsearch.yml, not the image's"
+    assert (target / "jvm.options").read_text() == "-XX:+UseG1GC\n", "the image's other config files are copied"
+
+
+@pytest.mark.parametrize("zone", [None, ""], ids=["no-label", "empty"])
+def test_a_pod_without_a_zone_label_joins_the_one_unlabelled_zone(rendered: Rendered, statefulset: Obj, tmp_path: Path, zone: Any) -> None:
+    """Without the label (a node without a zone, or the admission plugin off) the attribute still has
+    a value: Elasticsearch allocates shards only to nodes that have one."""
+    result, config, _ = run_init(rendered, statefulset, tmp_path, zone)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert config["node.attr.zone"] == VARS["_logging_es_zone_unlabelled"]
+    assert "no topology.kubernetes.io/zone label" in result.stdout
+
+
+@pytest.mark.parametrize("zone", ["a zone", "-a", "x" * 64, "zone\nnode.roles: []"])
+def test_the_init_script_refuses_a_zone_that_is_no_label_value(rendered: Rendered, statefulset: Obj, tmp_path: Path, zone: str) -> None:
+    result, _, _ = run_init(rendered, statefulset, tmp_path, zone)
+    assert result.returncode != 0 and "is not a label value" in result.stderr
+
+
 def test_no_container_is_privileged_or_changes_the_host_kernel(rendered: Rendered) -> None:
     """vm.max_map_count comes from node_prereqs; no pod of the logging role runs privileged."""
     workloads = [obj for obj in rendered.objects if obj.get("kind") in ("StatefulSet", "Deployment", "DaemonSet", "Job")
