@@ -7,21 +7,16 @@ data from them; the other exporters' names against tests/render/exporter_metrics
 from __future__ import annotations
 
 import importlib.util
-import json
-import shutil
-import socket
-import subprocess
-import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator, List, Set
+from typing import Any, Iterator, Set
 
 import promql_parser
 import pytest
 import yaml
 
+import prometheus_loopback as loopback
+from prometheus_loopback import SELF, get_json, node_exporter, query, wait_until
 from project import ROOT
 
 HERE = Path(__file__).resolve().parent
@@ -60,72 +55,20 @@ def recorded() -> Set[str]:
     return {name for names in lists.values() for name in names}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
-        return response.read().decode()
-
-
-def wait_until(what: str, probe: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = probe()
-        except OSError:
-            result = None
-        if result:
-            return result
-        time.sleep(0.5)
-    pytest.fail("timed out waiting for %s" % what)
-
-
-def binary(name: str) -> str:
-    path = shutil.which(name)
-    if not path:
-        pytest.fail("%s is missing: run scripts/install-system-deps.sh (Debian packages prometheus, prometheus-node-exporter)" % name)
-    return path
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Debian's node-exporter and Prometheus on loopback, Prometheus scraping both every second."""
     root = tmp_path_factory.mktemp("prometheus")
-    node_port, prom_port = free_port(), free_port()
-    config = {"global": {"scrape_interval": "1s"}, "scrape_configs": [
-        {"job_name": "node-exporter", "static_configs": [{"targets": ["127.0.0.1:%d" % node_port]}]},
-        {"job_name": "prometheus", "static_configs": [{"targets": ["127.0.0.1:%d" % prom_port]}]}]}
-    (root / "prometheus.yml").write_text(yaml.safe_dump(config))
-    processes = [
-        subprocess.Popen([binary("prometheus-node-exporter"), "--web.listen-address=127.0.0.1:%d" % node_port],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([binary("prometheus"), "--config.file=%s" % (root / "prometheus.yml"), "--storage.tsdb.path=%s" % (root / "data"),
-                          "--web.listen-address=127.0.0.1:%d" % prom_port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-    ]
-    base = "http://127.0.0.1:%d" % prom_port
-    try:
-        wait_until("Prometheus to be ready", lambda: "Ready" in get(base + "/-/ready"))
+    with node_exporter() as node, loopback.prometheus(root, [
+            {"job_name": "node-exporter", "static_configs": [{"targets": [node]}]},
+            {"job_name": "prometheus", "static_configs": [{"targets": [SELF]}]}]) as base:
         # rate() needs two samples of every target.
         wait_until("two scrapes of both targets", lambda: query(base, "count(count_over_time(up[1m]) >= 3) == 2"))
         yield base
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def query(base: str, expr: str) -> List[Any]:
-    body = json.loads(get(base + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})))
-    assert body["status"] == "success", body
-    return body["data"]["result"]
 
 
 def live_names(base: str) -> Set[str]:
-    return set(json.loads(get(base + "/api/v1/label/__name__/values"))["data"])
+    return set(get_json(base + "/api/v1/label/__name__/values")["data"])
 
 
 # -- the tests ------------------------------------------------------------------------------------
