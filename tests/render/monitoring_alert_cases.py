@@ -63,6 +63,15 @@ CASES: Dict[str, Dict[str, Any]] = {
                     {"series": 'kube_deployment_status_replicas_available{namespace="a",deployment="d"}', "values": "3x60"}],
         "eval_time": "30m", "labels": {"namespace": "a", "deployment": "d", "severity": "warning"},
     },
+    # The Endpoints object of a Service with no address (its Deployment scaled to 0) against
+    # one with a ready address; a not-ready address alone does not count.
+    "ServiceWithoutEndpoints": {
+        "failing": [{"series": 'kube_endpoint_info{namespace="a",endpoint="web"}', "values": "1x60"},
+                    {"series": 'kube_endpoint_address{namespace="a",endpoint="web",ip="10.0.0.9",ready="false",port_name="http",port_number="8080",port_protocol="TCP"}', "values": "1x60"}],
+        "healthy": [{"series": 'kube_endpoint_info{namespace="a",endpoint="web"}', "values": "1x60"},
+                    {"series": 'kube_endpoint_address{namespace="a",endpoint="web",ip="10.0.0.8",ready="true",port_name="http",port_number="8080",port_protocol="TCP"}', "values": "1x60"}],
+        "eval_time": "30m", "labels": {"namespace": "a", "endpoint": "web", "severity": "warning"},
+    },
     "StatefulSetReplicasUnavailable": {
         "failing": [{"series": 'kube_statefulset_replicas{namespace="a",statefulset="s"}', "values": "3x60"},
                     {"series": 'kube_statefulset_status_replicas_ready{namespace="a",statefulset="s"}', "values": "2x60"}],
