@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 
+import prometheus_api as papi
 from monitoring_alert_cases import CASES, promtool_tests
 from project import ROOT
 from rendered import Rendered, only, under
@@ -248,3 +249,45 @@ def test_grafana_is_provisioned_behind_the_gateway(rendered: Rendered) -> None:
     route = only(rendered, PREFIX, "HTTPRoute", "grafana")
     assert route["spec"]["parentRefs"][0]["sectionName"] == "https"
     assert route["spec"]["rules"][0]["backendRefs"][0] == {"name": "grafana", "port": 3000}
+
+
+# -- the jobs the live test expects (tests/prometheus_api.py) ------------------------------------
+
+# Jobs whose targets are objects that this platform does not render itself: kubeadm's static pods,
+# kube-proxy and CoreDNS, the API server's own Service, the nodes' kubelets, and the pods that
+# the Tigera and CloudNativePG operators create.
+MADE_BY_OTHERS = {"apiserver", "kubelet", "cadvisor", "etcd", "kube-controller-manager", "kube-scheduler", "kube-proxy", "coredns",
+                  "calico-felix", "postgresql", "cnpg-operator"}
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def rendered_inventory(rendered: Rendered) -> papi.Inventory:
+    """One running pod per rendered workload template, and a ready endpoint for every rendered
+    Service whose selector matches one of them (no nodes: they are not rendered)."""
+    pods = []
+    for workload in rendered.of_kind(*WORKLOADS):
+        template = workload["spec"]["template"]
+        containers = template["spec"]["containers"]
+        pods.append(papi.Pod(workload["metadata"]["namespace"], workload["metadata"]["name"] + "-0", template["metadata"].get("labels", {}),
+                             tuple((p.get("name", ""), p["containerPort"]) for c in containers for p in c.get("ports", [])),
+                             any(not c.get("ports") for c in containers), "n1"))
+    slices = []
+    for service in rendered.of_kind("Service"):
+        selector = service["spec"].get("selector") or {}
+        namespace = service["metadata"]["namespace"]
+        if selector and any(p.namespace == namespace and selector.items() <= p.labels.items() for p in pods):
+            slices.append(papi.EndpointSlice(namespace, service["metadata"]["name"], tuple(p.get("name", "") for p in service["spec"]["ports"]), ("n1",)))
+    return papi.Inventory((), tuple(pods), tuple(slices))
+
+
+def test_every_job_finds_the_workloads_the_platform_renders(rendered: Rendered, prometheus_config: Obj) -> None:
+    # The live test asks every job to have a target when the cluster has something it should
+    # scrape; here the "cluster" is the platform's own rendered workloads.
+    jobs = {job["job_name"] for job in prometheus_config["scrape_configs"]}
+    expected = papi.expected_jobs(prometheus_config, rendered_inventory(rendered))
+    assert MADE_BY_OTHERS <= jobs
+    assert expected == jobs - MADE_BY_OTHERS, "jobs that match none of their rendered workloads: %s" % sorted(jobs - MADE_BY_OTHERS - expected)
+    # Without the Galera StatefulSet the mariadb job has nothing to scrape.
+    cluster = rendered_inventory(rendered)
+    without = papi.Inventory(cluster.nodes, tuple(p for p in cluster.pods if p.namespace != "mariadb"), cluster.slices)
+    assert papi.expected_jobs(prometheus_config, without) == expected - {"mariadb"}
