@@ -299,11 +299,27 @@ def test_setup_job_mounts_what_its_script_reads(rendered: Rendered, setup: Dict[
     assert pod(job)["restartPolicy"] == "OnFailure" and job["spec"]["backoffLimit"] > 0
 
 
-@pytest.mark.parametrize("script", ["elasticsearch-setup.sh", "kibana-setup.sh", "elasticsearch-config.sh", "kibana-config.sh"])
+@pytest.mark.parametrize("script", ["elasticsearch-setup.sh", "kibana-setup.sh", "logging-setup-lib.sh", "elasticsearch-config.sh",
+                                    "kibana-config.sh"])
 def test_scripts_parse(script: str) -> None:
     result = subprocess.run([shutil.which("bash") or "bash", "-n", str(ROOT / "roles/logging/files" / script)],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("job, script", [("34-job-elasticsearch-setup.yaml.j2", "elasticsearch-setup.sh"),
+                                         ("64-job-kibana-setup.yaml.j2", "kibana-setup.sh")])
+def test_a_setup_job_is_named_by_every_file_its_script_runs(setup: Dict[str, str], job: str, script: str) -> None:
+    """A Job's pod template cannot change: its name hashes the script and every file the script
+    sources, all of which the setup ConfigMap carries, so a changed file makes a new Job."""
+    files = ROOT / "roles/logging/files"
+    sourced = re.findall(r'^\. "\$here/([\w.-]+\.sh)"$', (files / script).read_text(), re.M)
+    assert sourced, "the script sources the shared library"
+    inputs = re.search(r"\{% set setup_inputs = \[(.*?)\] %\}", (ROOT / "roles/logging/templates" / job).read_text(), re.S)
+    hashed = set(re.findall(r"/files/([\w.-]+)'\)", inputs.group(1)))  # type: ignore[union-attr]
+    assert hashed == {script, *sourced}
+    for name in hashed:
+        assert setup[name] == (files / name).read_text().rstrip("\n") + "\n", name
 
 
 # -- Fluent Bit -------------------------------------------------------------------------------------

@@ -5,18 +5,12 @@
 # exporter. Every call is a PUT/POST of the whole desired object: a re-run changes nothing.
 set -euo pipefail
 here=$(dirname "$0")
-# shellcheck source=/dev/null
-. "$here/names.env"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-host=${ES_URL#https://}
-host=${host%%:*}
-printf 'machine %s login elastic password %s\n' "$host" "$(cat "$SECRETS/elastic")" >"$work/netrc"
+# shellcheck source=logging-setup-lib.sh
+. "$here/logging-setup-lib.sh"
+as_elastic "$ES_URL"
 
 call() {  # METHOD PATH FILE
-  curl --silent --show-error --fail --cacert "$CA_FILE" --netrc-file "$work/netrc" \
-    -X "$1" -H 'Content-Type: application/json' --data-binary "@$3" "$ES_URL$2"
-  echo
+  send "$1" "$ES_URL$2" "$3"
 }
 
 password_body() {  # KEY [ROLE]: the JSON body of a user with the password of the Secret's KEY
@@ -29,15 +23,7 @@ password_body() {  # KEY [ROLE]: the JSON body of a user with the password of th
   fi
 }
 
-for attempt in $(seq 1 60); do
-  if curl --silent --fail --cacert "$CA_FILE" --netrc-file "$work/netrc" \
-      "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=10s" >/dev/null; then
-    break
-  fi
-  echo "waiting for the cluster (attempt $attempt)"
-  [ "$attempt" = 60 ] && { echo "the cluster did not become yellow or green" >&2; exit 1; }
-  sleep 5
-done
+wait_for "the cluster" 60 "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=10s" "the cluster did not become yellow or green"
 
 call PUT "/_ilm/policy/$ILM_POLICY" "$here/ilm-policy.json"
 call PUT "/_index_template/$INDEX_TEMPLATE" "$here/index-template.json"
