@@ -90,13 +90,13 @@ def http_get(kube: Any, pod: str, path: str) -> Any:
     return json.loads(out)
 
 
-def wait_for(what: str, timeout: float, check: Callable[[], Any], interval: float = 5) -> Any:
-    """Call `check` until it returns something truthy; fail after `timeout` seconds with `what`
-    and the last value it returned."""
+def wait_for(what: str, timeout: float, check: Callable[[], Any], done: Callable[[Any], bool] = bool, interval: float = 5) -> Any:
+    """Call `check` until `done` holds for its result; fail after `timeout` seconds with `what`
+    and the last result."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
-        if result:
+        if done(result):
             return result
         if time.monotonic() > deadline:
             pytest.fail("%s: not within %.0f s (last seen: %r)" % (what, timeout, result))
@@ -180,16 +180,10 @@ def workload(kube: Any, prometheus_pods: List[str]) -> Iterator[Tuple[str, str]]
         core.delete_namespace(namespace)
 
 
-def ready_addresses(kube: Any, namespace: str, name: str) -> int:
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        endpoints = kube.CoreV1Api().read_namespaced_endpoints(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return 0
-        raise
-    return sum(len(subset.addresses or []) for subset in endpoints.subsets or [])
+def ready_endpoints(kube: Any, namespace: str, service: str) -> int:
+    """Ready endpoints over all EndpointSlices of a Service."""
+    slices = kube.DiscoveryV1Api().list_namespaced_endpoint_slice(namespace, label_selector="kubernetes.io/service-name=" + service).items
+    return sum(1 for item in slices for e in item.endpoints or [] if e.conditions is None or e.conditions.ready is not False)
 
 
 def scale(kube: Any, namespace: str, name: str, replicas: int) -> None:
@@ -203,7 +197,7 @@ def test_an_alert_fires_when_a_deployment_is_scaled_to_zero_and_resolves_when_it
     # The series change once kube-state-metrics is scraped again, the rule sees it at its next
     # evaluation, and it fires one evaluation after its `for` is over.
     react = papi.scrape_interval(running_config, ALERT_JOB) + 2 * rule.interval_seconds + SLACK_SECONDS
-    selector = {"namespace": namespace, "endpoint": name}
+    selector = {"namespace": namespace, "service": name}
     alertmanagers = all_ready(kube, "alertmanager")
 
     def in_prometheus(pod: str) -> List[papi.Alert]:
@@ -213,27 +207,31 @@ def test_an_alert_fires_when_a_deployment_is_scaled_to_zero_and_resolves_when_it
         query = urllib.parse.urlencode([("filter", 'alertname="%s"' % ALERT), ("filter", 'namespace="%s"' % namespace)])
         return papi.alertmanager_alerts(http_get(kube, pod, "/api/v2/alerts?" + query), ALERT, selector)
 
-    def everywhere(find: Callable[[str], List[papi.Alert]], pods: List[str], state: str) -> Callable[[], bool]:
-        return lambda: all(papi.states(find(pod)) == {state} for pod in pods)
+    def seen(find: Callable[[str], List[papi.Alert]], pods: List[str]) -> Callable[[], Dict[str, List[str]]]:
+        """The alert's states in each pod (an empty list: not there)."""
+        return lambda: {pod: sorted(papi.states(find(pod))) for pod in pods}
 
-    def nowhere(find: Callable[[str], List[papi.Alert]], pods: List[str]) -> Callable[[], bool]:
-        return lambda: all(find(pod) == [] for pod in pods)
+    def everywhere(state: str) -> Callable[[Dict[str, List[str]]], bool]:
+        return lambda found: all(states == [state] for states in found.values())
 
-    wait_for("the Service %s/%s to get a ready endpoint" % (namespace, name), 180, lambda: ready_addresses(kube, namespace, name))
+    def nowhere(found: Dict[str, List[str]]) -> bool:
+        return all(states == [] for states in found.values())
+
+    wait_for("the Service %s/%s to get a ready endpoint" % (namespace, name), 180, lambda: ready_endpoints(kube, namespace, name))
     # Until its pod was ready the Service had none: the alert may be pending; it must clear.
-    wait_for("%s of %s/%s to be clear while the Deployment runs" % (ALERT, namespace, name), react, nowhere(in_prometheus, prometheus_pods))
+    wait_for("%s of %s/%s to be clear while the Deployment runs" % (ALERT, namespace, name), react, seen(in_prometheus, prometheus_pods), nowhere)
 
     scale(kube, namespace, name, 0)
     scaled = time.monotonic()
-    wait_for("the Service %s/%s to lose its endpoints" % (namespace, name), 60, lambda: ready_addresses(kube, namespace, name) == 0)
+    wait_for("the Service %s/%s to lose its endpoints" % (namespace, name), 60, lambda: ready_endpoints(kube, namespace, name) == 0)
     wait_for("%s for %s/%s firing in every Prometheus replica (for %.0f s)" % (ALERT, namespace, name, rule.for_seconds),
-             rule.for_seconds + react, everywhere(in_prometheus, prometheus_pods, "firing"))
+             rule.for_seconds + react, seen(in_prometheus, prometheus_pods), everywhere("firing"))
     assert time.monotonic() - scaled >= rule.for_seconds, "%s fired before its `for` (%.0f s) was over" % (ALERT, rule.for_seconds)
     wait_for("%s for %s/%s received by every Alertmanager member" % (ALERT, namespace, name),
-             rule.interval_seconds + SLACK_SECONDS, everywhere(in_alertmanager, alertmanagers, "active"))
+             rule.interval_seconds + SLACK_SECONDS, seen(in_alertmanager, alertmanagers), everywhere("active"))
 
     scale(kube, namespace, name, 1)
-    wait_for("the Service %s/%s to get its endpoint back" % (namespace, name), 180, lambda: ready_addresses(kube, namespace, name))
-    wait_for("%s for %s/%s to resolve in every Prometheus replica" % (ALERT, namespace, name), react, nowhere(in_prometheus, prometheus_pods))
+    wait_for("the Service %s/%s to get its endpoint back" % (namespace, name), 180, lambda: ready_endpoints(kube, namespace, name))
+    wait_for("%s for %s/%s to resolve in every Prometheus replica" % (ALERT, namespace, name), react, seen(in_prometheus, prometheus_pods), nowhere)
     wait_for("%s for %s/%s to resolve in every Alertmanager member" % (ALERT, namespace, name),
-             rule.interval_seconds + SLACK_SECONDS, nowhere(in_alertmanager, alertmanagers))
+             rule.interval_seconds + SLACK_SECONDS, seen(in_alertmanager, alertmanagers), nowhere)

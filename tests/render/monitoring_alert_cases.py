@@ -21,6 +21,9 @@ def fs(avail: str, size: str = "100x500", readonly: str = "0x500") -> list:
     ]
 
 
+# kube-state-metrics' EndpointSlice series (the Service name from its label allow-list).
+SLICE = 'kube_endpointslice_labels{job="kube-state-metrics",namespace="a",endpointslice="%s",label_kubernetes_io_service_name="web"}'
+SLICE_ENDPOINT = 'kube_endpointslice_endpoints{job="kube-state-metrics",namespace="a",endpointslice="%s",ready="%s",address="10.0.0.9"}'
 FS_LABELS = {"instance": "n1", "mountpoint": "/", "fstype": "ext4", "device": "sda1"}
 DAY = 86400
 
@@ -63,14 +66,14 @@ CASES: Dict[str, Dict[str, Any]] = {
                     {"series": 'kube_deployment_status_replicas_available{namespace="a",deployment="d"}', "values": "3x60"}],
         "eval_time": "30m", "labels": {"namespace": "a", "deployment": "d", "severity": "warning"},
     },
-    # The Endpoints object of a Service with no address (its Deployment scaled to 0) against
-    # one with a ready address; a not-ready address alone does not count.
+    # A Service with two EndpointSlices (as for two address types): one empty and one whose only
+    # endpoint is not ready, against one empty and one with a ready endpoint.
     "ServiceWithoutEndpoints": {
-        "failing": [{"series": 'kube_endpoint_info{namespace="a",endpoint="web"}', "values": "1x60"},
-                    {"series": 'kube_endpoint_address{namespace="a",endpoint="web",ip="10.0.0.9",ready="false",port_name="http",port_number="8080",port_protocol="TCP"}', "values": "1x60"}],
-        "healthy": [{"series": 'kube_endpoint_info{namespace="a",endpoint="web"}', "values": "1x60"},
-                    {"series": 'kube_endpoint_address{namespace="a",endpoint="web",ip="10.0.0.8",ready="true",port_name="http",port_number="8080",port_protocol="TCP"}', "values": "1x60"}],
-        "eval_time": "30m", "labels": {"namespace": "a", "endpoint": "web", "severity": "warning"},
+        "failing": [{"series": SLICE % "web-a", "values": "1x60"}, {"series": SLICE % "web-b", "values": "1x60"},
+                    {"series": SLICE_ENDPOINT % ("web-b", "false"), "values": "1x60"}],
+        "healthy": [{"series": SLICE % "web-a", "values": "1x60"}, {"series": SLICE % "web-b", "values": "1x60"},
+                    {"series": SLICE_ENDPOINT % ("web-b", "true"), "values": "1x60"}],
+        "eval_time": "30m", "labels": {"namespace": "a", "service": "web", "severity": "warning"},
     },
     "StatefulSetReplicasUnavailable": {
         "failing": [{"series": 'kube_statefulset_replicas{namespace="a",statefulset="s"}', "values": "3x60"},

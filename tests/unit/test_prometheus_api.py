@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import prometheus_api as api
-from prometheus_loopback import SELF, binary, free_port, get_json, node_exporter, process, prometheus, wait_until
+from prometheus_loopback import SELF, binary, free_port, get_json, process, prometheus, wait_until
 
 # A rule per question: fires at once on the dead target, pending for an hour on it, and one on
 # the node-exporter that must stay silent while the exporter runs.
