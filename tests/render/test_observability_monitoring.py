@@ -291,3 +291,20 @@ def test_every_job_finds_the_workloads_the_platform_renders(rendered: Rendered, 
     cluster = rendered_inventory(rendered)
     without = papi.Inventory(cluster.nodes, tuple(p for p in cluster.pods if p.namespace != "mariadb"), cluster.slices)
     assert papi.expected_jobs(prometheus_config, without) == expected - {"mariadb"}
+
+
+# Rendered Services whose pods get the selected labels from something else at run time.
+SELECTED_AT_RUN_TIME = {
+    ("calico-system", "felix-metrics"): "calico-node pods, made by the Tigera operator",
+    ("mariadb", "mariadb-galera"): "the writer label, which the elector keeps on exactly one ready member",
+}
+
+
+def test_every_rendered_service_selects_a_rendered_workload(rendered: Rendered) -> None:
+    # ServiceWithoutEndpoints fires for a Service none of whose pods is ready: on a healthy
+    # platform every Service must select pods that something makes. The rendered ones must select
+    # a rendered workload's pod template (a typo in a selector would keep the alert firing).
+    cluster = rendered_inventory(rendered)
+    selecting = {(item.namespace, item.service) for item in cluster.slices}
+    services = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in rendered.of_kind("Service")}
+    assert services - selecting == set(SELECTED_AT_RUN_TIME), "Services that select no rendered workload: %s" % sorted(services - selecting)
