@@ -150,6 +150,35 @@ class Inventory:
     slices: Tuple[EndpointSlice, ...] = ()
 
 
+def running_pod(pod: Any) -> Optional[Pod]:
+    """A kubernetes.client V1Pod as discovery sees it; None unless it runs with an address."""
+    if pod.status is None or pod.status.phase != "Running" or not pod.status.pod_ip:
+        return None
+    containers = pod.spec.containers
+    return Pod(pod.metadata.namespace, pod.metadata.name, dict(pod.metadata.labels or {}),
+               tuple((port.name or "", port.container_port) for c in containers for port in c.ports or []),
+               any(not c.ports for c in containers), pod.spec.node_name or "")
+
+
+def ready(endpoint: Any) -> bool:
+    """A V1Endpoint of an EndpointSlice is ready unless its `ready` condition is false (unknown counts as ready, as for kube-proxy)."""
+    return endpoint.conditions is None or endpoint.conditions.ready is not False
+
+
+def service_slice(item: Any) -> EndpointSlice:
+    """A kubernetes.client V1EndpointSlice: its Service, port names and ready endpoints' nodes."""
+    return EndpointSlice(item.metadata.namespace, (item.metadata.labels or {}).get("kubernetes.io/service-name", ""),
+                         tuple(port.name or "" for port in item.ports or []),
+                         tuple(e.node_name or "" for e in item.endpoints or [] if ready(e)))
+
+
+def cluster_inventory(nodes: Iterable[Any], pods: Iterable[Any], slices: Iterable[Any]) -> Inventory:
+    """The Inventory of lists of kubernetes.client V1Node, V1Pod and V1EndpointSlice objects."""
+    running = (running_pod(pod) for pod in pods)
+    return Inventory(tuple(node.metadata.name for node in nodes), tuple(pod for pod in running if pod),
+                     tuple(service_slice(item) for item in slices))
+
+
 def _label_name(key: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", key)
 

@@ -116,20 +116,9 @@ def running_config(kube: Any, prometheus_pods: List[str]) -> Dict[str, Any]:
 
 def inventory(kube: Any) -> papi.Inventory:
     """The nodes, running pods and ready endpoints of the cluster, as discovery sees them."""
-    pods = []
-    for pod in kube.CoreV1Api().list_pod_for_all_namespaces().items:
-        if pod.status.phase != "Running" or not pod.status.pod_ip:
-            continue
-        containers = pod.spec.containers
-        pods.append(papi.Pod(pod.metadata.namespace, pod.metadata.name, dict(pod.metadata.labels or {}),
-                             tuple((p.name or "", p.container_port) for c in containers for p in c.ports or []),
-                             any(not c.ports for c in containers), pod.spec.node_name or ""))
-    slices = []
-    for item in kube.DiscoveryV1Api().list_endpoint_slice_for_all_namespaces().items:
-        service = (item.metadata.labels or {}).get("kubernetes.io/service-name", "")
-        nodes = tuple(e.node_name or "" for e in item.endpoints or [] if e.conditions is None or e.conditions.ready is not False)
-        slices.append(papi.EndpointSlice(item.metadata.namespace, service, tuple(p.name or "" for p in item.ports or []), nodes))
-    return papi.Inventory(tuple(n.metadata.name for n in kube.CoreV1Api().list_node().items), tuple(pods), tuple(slices))
+    core = kube.CoreV1Api()
+    return papi.cluster_inventory(core.list_node().items, core.list_pod_for_all_namespaces().items,
+                                  kube.DiscoveryV1Api().list_endpoint_slice_for_all_namespaces().items)
 
 
 def test_every_scrape_target_of_every_replica_is_up(kube: Any, prometheus_pods: List[str], running_config: Dict[str, Any]) -> None:
@@ -183,7 +172,7 @@ def workload(kube: Any, prometheus_pods: List[str]) -> Iterator[Tuple[str, str]]
 def ready_endpoints(kube: Any, namespace: str, service: str) -> int:
     """Ready endpoints over all EndpointSlices of a Service."""
     slices = kube.DiscoveryV1Api().list_namespaced_endpoint_slice(namespace, label_selector="kubernetes.io/service-name=" + service).items
-    return sum(1 for item in slices for e in item.endpoints or [] if e.conditions is None or e.conditions.ready is not False)
+    return sum(len(papi.service_slice(item).endpoint_nodes) for item in slices)
 
 
 def scale(kube: Any, namespace: str, name: str, replicas: int) -> None:

@@ -181,3 +181,57 @@ def test_relabelling_replace_drop_and_unmodelled_actions() -> None:
 
 def test_scrape_interval_of_a_job() -> None:
     assert api.scrape_interval(CONFIG, "self") == 10 and api.scrape_interval(CONFIG, "kubelet") == 30
+
+
+# -- the cluster's objects as the live test lists them (kubernetes.client models) ----------------
+
+
+def k8s_pod(name: str, phase: str = "Running", ip: str = "10.0.0.5", containers: Any = None) -> Any:
+    from kubernetes import client
+
+    containers = containers if containers is not None else [
+        client.V1Container(name="app", ports=[client.V1ContainerPort(name="metrics", container_port=9104), client.V1ContainerPort(container_port=3306)]),
+        client.V1Container(name="sidecar")]
+    return client.V1Pod(metadata=client.V1ObjectMeta(name=name, namespace="mariadb", labels={"app.kubernetes.io/name": "mariadb-galera"}),
+                        spec=client.V1PodSpec(containers=containers, node_name="n1"), status=client.V1PodStatus(phase=phase, pod_ip=ip))
+
+
+def k8s_slice(conditions: List[Any]) -> Any:
+    from kubernetes import client
+
+    endpoints = [client.V1Endpoint(addresses=["10.0.0.%d" % i], conditions=c, node_name="n%d" % i) for i, c in enumerate(conditions)]
+    return client.V1EndpointSlice(address_type="IPv4", endpoints=endpoints, ports=[client.DiscoveryV1EndpointPort(name="http-metrics", port=8080)],
+                                  metadata=client.V1ObjectMeta(name="ksm-abc", namespace="monitoring",
+                                                               labels={"kubernetes.io/service-name": "kube-state-metrics"}))
+
+
+def test_pods_become_discovery_targets_only_while_running_with_an_address() -> None:
+    from kubernetes import client
+
+    pod = api.running_pod(k8s_pod("galera-0"))
+    assert pod == api.Pod("mariadb", "galera-0", {"app.kubernetes.io/name": "mariadb-galera"}, (("metrics", 9104), ("", 3306)), True, "n1")
+    assert pod is not None and pod.labels == {"app.kubernetes.io/name": "mariadb-galera"}
+    assert api.running_pod(k8s_pod("galera-1", phase="Pending")) is None
+    assert api.running_pod(k8s_pod("galera-2", ip="")) is None
+    only_ports = api.running_pod(k8s_pod("galera-3", containers=[client.V1Container(name="app", ports=[client.V1ContainerPort(container_port=1)])]))
+    assert only_ports is not None and not only_ports.portless_container
+
+
+def test_an_endpoint_slice_keeps_its_service_ports_and_ready_endpoints() -> None:
+    from kubernetes import client
+
+    item = api.service_slice(k8s_slice([client.V1EndpointConditions(ready=True), client.V1EndpointConditions(ready=False),
+                                        None, client.V1EndpointConditions()]))
+    assert item == api.EndpointSlice("monitoring", "kube-state-metrics", ("http-metrics",), ("n0", "n2", "n3"))
+    assert api.service_slice(k8s_slice([])).endpoint_nodes == ()
+
+
+def test_the_inventory_of_listed_objects_decides_the_expected_jobs() -> None:
+    from kubernetes import client
+
+    nodes = [client.V1Node(metadata=client.V1ObjectMeta(name="n1"))]
+    cluster = api.cluster_inventory(nodes, [k8s_pod("galera-0"), k8s_pod("galera-1", phase="Succeeded")], [k8s_slice([None])])
+    assert cluster.nodes == ("n1",) and [p.name for p in cluster.pods] == ["galera-0"]
+    assert api.expected_jobs(CONFIG, cluster) == {"self", "kubelet", "mariadb", "ksm"}
+    unready = api.cluster_inventory(nodes, [], [k8s_slice([client.V1EndpointConditions(ready=False)])])
+    assert "ksm" not in api.expected_jobs(CONFIG, unready)
