@@ -16,7 +16,8 @@
 # mariadb-server, galera-4, mariadb-backup, socat, iproute2: the live Galera harness
 # (tests/galera_live: real members in network namespaces); prometheus + prometheus-alertmanager:
 # promtool and amtool check the monitoring role's rendered configuration and rules;
-# prometheus-node-exporter and prometheus are started on loopback by the dashboard query tests;
+# prometheus-node-exporter and prometheus are started on loopback by the dashboard query tests,
+# and with prometheus-alertmanager by the live test's helper tests (tests/unit/test_prometheus_api.py);
 # dpkg-dev + apt-utils + gnupg: building, indexing and signing local stand-in apt repositories;
 # postgresql + locales: the postgresql role's bootstrap SQL runs against a real server on loopback
 # (tests/unit/test_postgresql_bootstrap_sql.py; localedef makes the en_US.UTF-8 locale there).
