@@ -24,6 +24,7 @@ from project import run_playbook
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="KUBECONFIG is not set: no cluster to check"),
+    pytest.mark.usefixtures("cluster_with_nodes"),
 ]
 
 GALERA_NS = os.environ.get("LIVE_GALERA_NAMESPACE", "mariadb")
@@ -34,20 +35,11 @@ TIMEOUT = float(os.environ.get("LIVE_TIMEOUT", "600"))
 
 
 @pytest.fixture(scope="module")
-def api() -> Any:
-    kubernetes = pytest.importorskip("kubernetes")
-    kubernetes.config.load_kube_config(config_file=os.environ["KUBECONFIG"])
-    if not kubernetes.client.CoreV1Api().list_node().items:
-        pytest.skip("the API server has no nodes (no kubelet): no pod can run here")
-    return kubernetes
-
-
-@pytest.fixture(scope="module")
 def replicas(api: Any) -> int:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        sts = api.client.AppsV1Api().read_namespaced_stateful_set(GALERA, GALERA_NS)
+        sts = api.AppsV1Api().read_namespaced_stateful_set(GALERA, GALERA_NS)
     except ApiException as exc:
         if exc.status == 404:
             pytest.skip("StatefulSet %s/%s not found: the apps stage is not applied to this cluster" % (GALERA_NS, GALERA))
@@ -56,7 +48,7 @@ def replicas(api: Any) -> int:
 
 
 def members(api: Any) -> List[Any]:
-    pods = api.client.CoreV1Api().list_namespaced_pod(GALERA_NS, label_selector="app.kubernetes.io/instance=%s,app.kubernetes.io/name=mariadb-galera" % GALERA)
+    pods = api.CoreV1Api().list_namespaced_pod(GALERA_NS, label_selector="app.kubernetes.io/instance=%s,app.kubernetes.io/name=mariadb-galera" % GALERA)
     return sorted(pods.items, key=lambda p: p.metadata.name)
 
 
@@ -67,7 +59,7 @@ def is_ready(pod: Any) -> bool:
 def execute(api: Any, pod: str, command: List[str], namespace: str = GALERA_NS, container: str = "mariadb") -> str:
     from kubernetes.stream import stream
 
-    return stream(api.client.CoreV1Api().connect_get_namespaced_pod_exec, pod, namespace, container=container,
+    return stream(api.CoreV1Api().connect_get_namespaced_pod_exec, pod, namespace, container=container,
                   command=command, stderr=True, stdin=False, stdout=True, tty=False)
 
 
@@ -119,7 +111,7 @@ def test_every_member_is_synced_in_one_cluster(api: Any, replicas: int) -> None:
 def test_exactly_one_ready_writer(api: Any, replicas: int) -> None:
     wait_all_ready(api, replicas)
     name = writer(api)
-    endpoints = api.client.CoreV1Api().read_namespaced_endpoints(GALERA, GALERA_NS)
+    endpoints = api.CoreV1Api().read_namespaced_endpoints(GALERA, GALERA_NS)
     addresses = [a for s in endpoints.subsets or [] for a in s.addresses or []]
     assert [a.target_ref.name for a in addresses] == [name]
 
@@ -145,10 +137,10 @@ def test_a_post_survives_losing_a_member_and_a_wordpress_pod(api: Any, replicas:
     title = "live-%s" % uuid.uuid4().hex[:10]
     insert_post(api, title)
     victim = writer(api)
-    api.client.CoreV1Api().delete_namespaced_pod(victim, GALERA_NS)
-    wordpress = api.client.CoreV1Api().list_namespaced_pod(WORDPRESS_NS, label_selector="app.kubernetes.io/name=wordpress").items
+    api.CoreV1Api().delete_namespaced_pod(victim, GALERA_NS)
+    wordpress = api.CoreV1Api().list_namespaced_pod(WORDPRESS_NS, label_selector="app.kubernetes.io/name=wordpress").items
     if wordpress:
-        api.client.CoreV1Api().delete_namespaced_pod(wordpress[0].metadata.name, WORDPRESS_NS)
+        api.CoreV1Api().delete_namespaced_pod(wordpress[0].metadata.name, WORDPRESS_NS)
     time.sleep(10)
     wait_all_ready(api, replicas)
     for pod in members(api):

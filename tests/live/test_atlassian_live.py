@@ -24,6 +24,7 @@ import pytest
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="KUBECONFIG is not set: no cluster to check"),
+    pytest.mark.usefixtures("cluster_with_nodes"),
 ]
 
 NAMESPACE = os.environ.get("LIVE_ATLASSIAN_NAMESPACE", "atlassian")
@@ -33,13 +34,6 @@ HOSTS = {
 }
 TIMEOUT = float(os.environ.get("LIVE_TIMEOUT", "900"))
 STATES = {"RUNNING", "FIRST_RUN"}
-
-
-@pytest.fixture(scope="module")
-def cluster(api: Any) -> Any:
-    if not api.CoreV1Api().list_node().items:
-        pytest.skip("the API server has no nodes (no kubelet): no pod can run here")
-    return api
 
 
 def ready_replicas(api: Any, name: str) -> int:
@@ -68,9 +62,9 @@ def status_through_gateway(app: str) -> Dict[str, Any]:
 
 
 @pytest.mark.parametrize("app", ["jira", "confluence"])
-def test_the_app_is_ready_and_answers_status_through_the_gateway(cluster: Any, app: str) -> None:
+def test_the_app_is_ready_and_answers_status_through_the_gateway(api: Any, app: str) -> None:
     deadline = time.monotonic() + TIMEOUT
-    while ready_replicas(cluster, app) < 1:
+    while ready_replicas(api, app) < 1:
         assert time.monotonic() < deadline, "%s/%s has no Ready pod after %.0f s" % (NAMESPACE, app, TIMEOUT)
         time.sleep(10)
     last: Any = None

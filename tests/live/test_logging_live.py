@@ -23,6 +23,7 @@ import pytest
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="KUBECONFIG is not set: no cluster to check"),
+    pytest.mark.usefixtures("cluster_with_nodes"),
 ]
 
 NAMESPACE = os.environ.get("LIVE_LOGGING_NAMESPACE", "logging")
@@ -31,25 +32,16 @@ SHIP_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
-def api() -> Any:
-    kubernetes = pytest.importorskip("kubernetes")
-    kubernetes.config.load_kube_config(config_file=os.environ["KUBECONFIG"])
-    if not kubernetes.client.CoreV1Api().list_node().items:
-        pytest.skip("the API server has no nodes (no kubelet): no pod can run here")
-    return kubernetes
-
-
-@pytest.fixture(scope="module")
 def es_pod(api: Any) -> str:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        api.client.AppsV1Api().read_namespaced_stateful_set("elasticsearch", NAMESPACE)
+        api.AppsV1Api().read_namespaced_stateful_set("elasticsearch", NAMESPACE)
     except ApiException as exc:
         if exc.status == 404:
             pytest.skip("StatefulSet %s/elasticsearch not found: the logging role is not applied to this cluster" % NAMESPACE)
         raise
-    pods = api.client.CoreV1Api().list_namespaced_pod(NAMESPACE, label_selector="app.kubernetes.io/name=elasticsearch").items
+    pods = api.CoreV1Api().list_namespaced_pod(NAMESPACE, label_selector="app.kubernetes.io/name=elasticsearch").items
     ready = [p.metadata.name for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
     if not ready:
         states = {p.metadata.name: p.status.phase for p in pods}
@@ -64,14 +56,14 @@ def es(api: Any, pod: str, path: str) -> Dict[str, Any]:
 
     command = ("curl --silent --show-error --fail --cacert config/certs/ca.crt "
                "-u \"elastic:$(cat /etc/elasticsearch-secrets/elastic)\" %s" % shlex.quote("https://localhost:9200" + path))
-    output = stream(api.client.CoreV1Api().connect_get_namespaced_pod_exec, pod, NAMESPACE, container="elasticsearch",
+    output = stream(api.CoreV1Api().connect_get_namespaced_pod_exec, pod, NAMESPACE, container="elasticsearch",
                     command=["/bin/bash", "-c", command], stderr=True, stdin=False, stdout=True, tty=False)
     return json.loads(output)
 
 
 def test_elasticsearch_is_green(api: Any, es_pod: str) -> None:
     health = es(api, es_pod, "/_cluster/health?wait_for_status=green&timeout=60s")
-    statefulset = api.client.AppsV1Api().read_namespaced_stateful_set("elasticsearch", NAMESPACE)
+    statefulset = api.AppsV1Api().read_namespaced_stateful_set("elasticsearch", NAMESPACE)
     assert health["status"] == "green", health
     assert health["number_of_nodes"] == statefulset.spec.replicas, health
 
@@ -84,7 +76,7 @@ def test_each_node_carries_its_zone_and_no_shard_has_two_copies_in_one(api: Any,
     """The API server copied each node's zone label onto its Elasticsearch pod (PodTopologyLabels
     admission), the init container made it node.attr.zone, and with at least as many zones as
     copies no shard keeps two copies in one zone."""
-    core = api.client.CoreV1Api()
+    core = api.CoreV1Api()
     pods = core.list_namespaced_pod(NAMESPACE, label_selector="app.kubernetes.io/name=elasticsearch").items
     expected = {}
     for item in pods:
@@ -109,8 +101,8 @@ def test_each_node_carries_its_zone_and_no_shard_has_two_copies_in_one(api: Any,
 def writer(api: Any, es_pod: str) -> Any:
     """A namespace with one pod that writes a unique line to stdout (in the Elasticsearch image,
     which every node that runs Elasticsearch already has)."""
-    core = api.client.CoreV1Api()
-    image = api.client.AppsV1Api().read_namespaced_stateful_set("elasticsearch", NAMESPACE).spec.template.spec.containers[0].image
+    core = api.CoreV1Api()
+    image = api.AppsV1Api().read_namespaced_stateful_set("elasticsearch", NAMESPACE).spec.template.spec.containers[0].image
     name = "logging-live-%s" % uuid.uuid4().hex[:8]
     marker = "orchestrate-logging-live-%s" % uuid.uuid4().hex
     core.create_namespace({"metadata": {"name": name, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}})
@@ -130,7 +122,7 @@ def writer(api: Any, es_pod: str) -> Any:
 
 def test_a_line_written_by_a_pod_is_found_within_a_minute(api: Any, es_pod: str, writer: Any) -> None:
     namespace, marker = writer
-    core = api.client.CoreV1Api()
+    core = api.CoreV1Api()
     deadline = time.monotonic() + 120
     while core.read_namespaced_pod("writer", namespace).status.phase != "Running":
         assert time.monotonic() < deadline, "the writer pod did not start within 120 s"
