@@ -18,7 +18,7 @@ architecture decision record) and the section pages of its page tree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 # Custom field types of Jira Data Center (type key, searcher key) by the short names the roles use.
 JIRA_FIELD_TYPES: Dict[str, tuple] = {
@@ -53,6 +53,18 @@ def _names(items: Optional[Iterable[Mapping[str, Any]]]) -> Dict[str, Mapping[st
     return {str(item.get("name")): item for item in items or [] if item.get("name") is not None}
 
 
+def ensure(present: bool, create: Callable[[], object], change: str, check: bool, outcome: Outcome) -> bool:
+    """The find-or-create step of every object: nothing when it is `present`; otherwise `create()`
+    (not in check mode, where nothing but reads is sent) and the `change` recorded. Whether the
+    object exists now (in check mode: False for one that would be created)."""
+    if present:
+        return True
+    if not check:
+        create()
+    outcome.changes.append(change)
+    return not check
+
+
 def app_state(client: Any) -> str:
     """The state the application reports on /status (RUNNING, FIRST_RUN, STARTING, ...)."""
     answer = client.get("status")
@@ -63,11 +75,9 @@ def app_state(client: Any) -> str:
 
 
 def ensure_issue_type(jira: Any, spec: Mapping[str, Any], check: bool, outcome: Outcome) -> None:
-    if spec["name"] in _names(jira.get_issue_types()):
-        return
-    if not check:
-        jira.create_issue_type(spec["name"], description=spec.get("description", ""), type="standard")
-    outcome.changes.append("issue type %s created" % spec["name"])
+    ensure(spec["name"] in _names(jira.get_issue_types()),
+           lambda: jira.create_issue_type(spec["name"], description=spec.get("description", ""), type="standard"),
+           "issue type %s created" % spec["name"], check, outcome)
 
 
 def ensure_fields(jira: Any, fields: Sequence[Mapping[str, Any]], check: bool, outcome: Outcome) -> None:
@@ -81,39 +91,32 @@ def ensure_fields(jira: Any, fields: Sequence[Mapping[str, Any]], check: bool, o
             custom = (found.get("schema") or {}).get("custom")
             if custom and custom != type_key:
                 raise ConfigureError("field %s exists with type %s, not %s: rename one of them" % (wanted["name"], custom, type_key))
-            continue
-        if not check:
-            jira.create_custom_field(wanted["name"], type_key, search_key=searcher, description=wanted.get("description"))
-        outcome.changes.append("field %s (%s) created" % (wanted["name"], wanted["type"]))
+        ensure(found is not None,
+               lambda: jira.create_custom_field(wanted["name"], type_key, search_key=searcher, description=wanted.get("description")),
+               "field %s (%s) created" % (wanted["name"], wanted["type"]), check, outcome)
 
 
 def ensure_project(jira: Any, spec: Mapping[str, Any], check: bool, outcome: Outcome) -> bool:
     """Whether the project exists now (in check mode: False when it would be created)."""
     projects = {str(p.get("key")): p for p in jira.get_all_projects() or []}
-    if spec["key"] in projects:
-        if projects[spec["key"]].get("name") != spec["name"]:
-            outcome.messages.append("project %s exists as %r, not %r: left as it is" % (spec["key"], projects[spec["key"]].get("name"), spec["name"]))
-        return True
-    if not check:
-        # A business project with the default schemes: the default issue type scheme holds every
-        # issue type, Change included.
-        jira.create_project_from_raw_json({
-            "key": spec["key"], "name": spec["name"], "projectTypeKey": "business",
-            "lead": spec["lead"], "description": spec.get("description", ""),
-        })
-    outcome.changes.append("project %s (%s) created" % (spec["key"], spec["name"]))
-    return not check
+    if spec["key"] in projects and projects[spec["key"]].get("name") != spec["name"]:
+        outcome.messages.append("project %s exists as %r, not %r: left as it is" % (spec["key"], projects[spec["key"]].get("name"), spec["name"]))
+    # A business project with the default schemes: the default issue type scheme holds every
+    # issue type, Change included.
+    return ensure(spec["key"] in projects,
+                  lambda: jira.create_project_from_raw_json({
+                      "key": spec["key"], "name": spec["name"], "projectTypeKey": "business",
+                      "lead": spec["lead"], "description": spec.get("description", ""),
+                  }),
+                  "project %s (%s) created" % (spec["key"], spec["name"]), check, outcome)
 
 
 def ensure_components(jira: Any, key: str, names: Sequence[str], check: bool, outcome: Outcome, project_exists: bool = True) -> None:
     """One component per stage of the platform (the runbook's JQL and the --tags name the same things)."""
     existing = _names(jira.get_project_components(key)) if project_exists else {}
     for name in names:
-        if name in existing:
-            continue
-        if not check:
-            jira.create_component({"project": key, "name": name})
-        outcome.changes.append("component %s of %s created" % (name, key))
+        ensure(name in existing, lambda: jira.create_component({"project": key, "name": name}),
+               "component %s of %s created" % (name, key), check, outcome)
 
 
 def check_workflow(jira: Any, spec: Mapping[str, Any], outcome: Outcome) -> None:
@@ -157,15 +160,12 @@ def space_exists(confluence: Any, key: str) -> bool:
 
 def ensure_space(confluence: Any, spec: Mapping[str, Any], check: bool, outcome: Outcome) -> bool:
     """Whether the space exists now (in check mode: False when it would be created)."""
-    if space_exists(confluence, spec["key"]):
-        return True
-    if not check:
-        confluence.create_space({
-            "key": spec["key"], "name": spec["name"],
-            "description": {"plain": {"value": spec.get("description", ""), "representation": "plain"}},
-        })
-    outcome.changes.append("space %s (%s) created" % (spec["key"], spec["name"]))
-    return not check
+    return ensure(space_exists(confluence, spec["key"]),
+                  lambda: confluence.create_space({
+                      "key": spec["key"], "name": spec["name"],
+                      "description": {"plain": {"value": spec.get("description", ""), "representation": "plain"}},
+                  }),
+                  "space %s (%s) created" % (spec["key"], spec["name"]), check, outcome)
 
 
 def _storage(template: Mapping[str, Any]) -> str:
@@ -178,14 +178,12 @@ def ensure_templates(confluence: Any, space: str, templates: Sequence[Mapping[st
     for wanted in templates:
         body = {"storage": {"value": wanted["body"].strip(), "representation": "storage"}}
         found = existing.get(wanted["name"])
-        if found is not None and _storage(found) == wanted["body"].strip():
-            continue
-        if not check:
-            confluence.create_or_update_template(
-                wanted["name"], body, template_type="page",
-                template_id=found.get("templateId") if found is not None else None,
-                description=wanted.get("description"), space=space)
-        outcome.changes.append("template %s %s" % (wanted["name"], "updated" if found is not None else "created"))
+        ensure(found is not None and _storage(found) == wanted["body"].strip(),
+               lambda: confluence.create_or_update_template(
+                   wanted["name"], body, template_type="page",
+                   template_id=found.get("templateId") if found is not None else None,
+                   description=wanted.get("description"), space=space),
+               "template %s %s" % (wanted["name"], "updated" if found is not None else "created"), check, outcome)
 
 
 def ensure_pages(confluence: Any, space: str, pages: Sequence[Mapping[str, Any]], check: bool, outcome: Outcome,
@@ -199,11 +197,9 @@ def ensure_pages(confluence: Any, space: str, pages: Sequence[Mapping[str, Any]]
         home = ((confluence.get_space(space, expand="homepage") or {}).get("homepage") or {}).get("id")
     for page in pages:
         found = (confluence.get_page_by_title(space, page["title"]) or {}).get("results") if space_exists_now else []
-        if found:
-            continue
-        if not check:
-            confluence.create_page(space, page["title"], page["body"].strip(), parent_id=home, representation="storage")
-        outcome.changes.append("page %s created" % page["title"])
+        ensure(bool(found), lambda: confluence.create_page(space, page["title"], page["body"].strip(), parent_id=home,
+                                                           representation="storage"),
+               "page %s created" % page["title"], check, outcome)
 
 
 def configure_confluence(confluence: Any, spec: Mapping[str, Any], check: bool = False) -> Outcome:
