@@ -71,6 +71,16 @@ def app_state(client: Any) -> str:
     return str((answer or {}).get("state", "")) if isinstance(answer, Mapping) else ""
 
 
+def start_outcome(client: Any, app: str) -> Outcome:
+    """The outcome of a run, with the application's state; an application that is not RUNNING
+    (its setup screen not finished) gets the message of what to do, and nothing is configured."""
+    outcome = Outcome(state=app_state(client))
+    if outcome.state != RUNNING:
+        outcome.messages.append("%s reports %s, not RUNNING: finish its setup screen (docs/atlassian.md), then run again"
+                                % (app, outcome.state or "no state"))
+    return outcome
+
+
 # -- Jira ------------------------------------------------------------------------------------
 
 
@@ -132,10 +142,8 @@ def check_workflow(jira: Any, spec: Mapping[str, Any], outcome: Outcome) -> None
 
 
 def configure_jira(jira: Any, spec: Mapping[str, Any], check: bool = False) -> Outcome:
-    outcome = Outcome(state=app_state(jira))
+    outcome = start_outcome(jira, "Jira")
     if outcome.state != RUNNING:
-        outcome.messages.append("Jira reports %s, not RUNNING: finish its setup screen (docs/atlassian.md), then run again"
-                                % (outcome.state or "no state"))
         return outcome
     ensure_issue_type(jira, spec["issue_type"], check, outcome)
     ensure_fields(jira, spec.get("fields", []), check, outcome)
@@ -203,10 +211,8 @@ def ensure_pages(confluence: Any, space: str, pages: Sequence[Mapping[str, Any]]
 
 
 def configure_confluence(confluence: Any, spec: Mapping[str, Any], check: bool = False) -> Outcome:
-    outcome = Outcome(state=app_state(confluence))
+    outcome = start_outcome(confluence, "Confluence")
     if outcome.state != RUNNING:
-        outcome.messages.append("Confluence reports %s, not RUNNING: finish its setup screen (docs/atlassian.md), then run again"
-                                % (outcome.state or "no state"))
         return outcome
     exists = ensure_space(confluence, spec["space"], check, outcome)
     ensure_templates(confluence, spec["space"]["key"], spec.get("templates", []), check, outcome, space_exists_now=exists)
