@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
-class Probe:
-    """One HTTP request: when it started (both clocks), how long it took and how it ended."""
+class _Timed:
+    """What every numbered request of a target records: when it started (both clocks), how long
+    it took, and whether it succeeded."""
 
     target: str
     seq: int
@@ -35,21 +36,21 @@ class Probe:
     wall: float
     latency: float
     ok: bool
+
+
+@dataclass(frozen=True)
+class Probe(_Timed):
+    """One HTTP request: when it started (both clocks), how long it took and how it ended."""
+
     status: Optional[int] = None
     error: str = ""
     kind: str = "probe"
 
 
 @dataclass(frozen=True)
-class Write:
+class Write(_Timed):
     """One numbered write: acknowledged (`ok`) or not, with the error when it was not."""
 
-    target: str
-    seq: int
-    mono: float
-    wall: float
-    latency: float
-    ok: bool
     error: str = ""
     kind: str = "write"
 
