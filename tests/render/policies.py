@@ -120,6 +120,30 @@ def containers(workload: Obj) -> List[Obj]:
     return list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
 
 
+# Capabilities Pod Security's baseline level lets a container add (Pod Security Standards,
+# "Capabilities"); anything else needs privileged.
+BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+                                   "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
+
+
+def host_access(workload: Obj) -> List[str]:
+    """What in a workload's pod template Pod Security's baseline level refuses because it reaches
+    the node: host namespaces, hostPath volumes, host ports, privileged containers and capabilities
+    beyond baseline's list ([] for a pod that baseline admits on these points)."""
+    spec = pod_spec(workload)
+    found = [flag for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag)]
+    found += ["hostPath volume %s" % v.get("name") for v in spec.get("volumes") or [] if "hostPath" in v]
+    for c in containers(workload):
+        context = c.get("securityContext") or {}
+        if context.get("privileged"):
+            found.append("privileged container %s" % c.get("name"))
+        extra = sorted(set((context.get("capabilities") or {}).get("add") or []) - BASELINE_CAPABILITIES)
+        if extra:
+            found.append("container %s adds %s" % (c.get("name"), ", ".join(extra)))
+        found += ["container %s hostPort %s" % (c.get("name"), port["hostPort"]) for port in c.get("ports") or [] if port.get("hostPort")]
+    return found
+
+
 def image_problems(workload: Obj) -> List[str]:
     return [
         "%s container %s: image %r is not pinned with a registry prefix and a tag" % (name(workload), c.get("name"), c.get("image"))

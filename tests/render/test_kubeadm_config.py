@@ -204,6 +204,78 @@ def test_audit_logging_and_encryption_at_rest_are_on(kubeadm_docs: Dict[str, Dic
     assert mounts["/etc/kubernetes/encryption"]["readOnly"] is True
 
 
+ADMISSION_FILE = "/etc/kubernetes/admission/config.yaml"
+
+
+def test_the_api_server_reads_the_pod_security_default_from_a_read_only_directory(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
+    """Without --admission-control-config-file the API server's Pod Security default is privileged:
+    a hostNetwork pod is admitted in every namespace without a label (issue 12 item 5)."""
+    apiserver = kubeadm_docs["ClusterConfiguration"]["apiServer"]
+    assert extra_args(apiserver)["admission-control-config-file"] == ADMISSION_FILE
+    volumes = [v for v in apiserver["extraVolumes"] if v["mountPath"] == "/etc/kubernetes/admission"]
+    assert volumes == [{"name": "admission-config", "hostPath": "/etc/kubernetes/admission",
+                        "mountPath": "/etc/kubernetes/admission", "readOnly": True, "pathType": "Directory"}]
+
+
+def render_admission(tmp_path: Path, play_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    (admission,) = kubeadm_documents(render_template(tmp_path, inventory(tmp_path), "admission-config.yaml.j2", play_vars))
+    return admission
+
+
+def pod_security_configuration(admission: Dict[str, Any]) -> Dict[str, Any]:
+    assert admission["apiVersion"] == "apiserver.config.k8s.io/v1"
+    assert admission["kind"] == "AdmissionConfiguration"
+    (plugin,) = admission["plugins"]
+    assert plugin["name"] == "PodSecurity"
+    configuration = plugin["configuration"]
+    assert configuration["apiVersion"] == "pod-security.admission.config.k8s.io/v1"
+    assert configuration["kind"] == "PodSecurityConfiguration"
+    return configuration
+
+
+def test_the_cluster_wide_pod_security_default_enforces_baseline(tmp_path: Path) -> None:
+    configuration = pod_security_configuration(render_admission(tmp_path))
+    assert configuration["defaults"] == {
+        "enforce": "baseline", "enforce-version": "latest",
+        "audit": "restricted", "audit-version": "latest",
+        "warn": "restricted", "warn-version": "latest",
+    }
+    assert configuration["exemptions"] == {"usernames": [], "runtimeClasses": [], "namespaces": []}
+
+
+def test_the_files_task_writes_the_admission_configuration_where_the_api_server_reads_it() -> None:
+    role_vars = yaml.safe_load((ROOT / "roles/kubeadm_control_plane/vars/main.yml").read_text())
+    assert role_vars["_kubeadm_control_plane_admission_path"] == ADMISSION_FILE
+    assert role_vars["_kubeadm_control_plane_admission_dir"] == str(Path(ADMISSION_FILE).parent)
+    tasks = yaml.safe_load((ROOT / "roles/kubeadm_control_plane/tasks/files.yml").read_text())
+    written = [t["ansible.builtin.template"] for t in tasks if "ansible.builtin.template" in t]
+    assert {"src": "admission-config.yaml.j2", "dest": "{{ _kubeadm_control_plane_admission_path }}",
+            "owner": "root", "group": "root", "mode": "0600"} in written
+
+
+def test_the_pod_security_default_and_exemptions_follow_the_variables(tmp_path: Path) -> None:
+    configuration = pod_security_configuration(render_admission(tmp_path, {
+        "kubeadm_control_plane_pod_security_enforce": "restricted",
+        "kubeadm_control_plane_pod_security_version": "v1.36",
+        "kubeadm_control_plane_pod_security_exempt_runtime_classes": ["gvisor"],
+        "kubeadm_control_plane_pod_security_exempt_namespaces": ["legacy"],
+    }))
+    assert configuration["defaults"]["enforce"] == "restricted"
+    assert {configuration["defaults"]["%s-version" % mode] for mode in ("enforce", "audit", "warn")} == {"v1.36"}
+    assert configuration["exemptions"] == {"usernames": [], "runtimeClasses": ["gvisor"], "namespaces": ["legacy"]}
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("kubeadm_control_plane_pod_security_enforce", "open"),
+    ("kubeadm_control_plane_pod_security_warn", "Baseline"),
+    ("kubeadm_control_plane_pod_security_version", "1.36"),
+])
+def test_preflight_rejects_a_bad_pod_security_default(tmp_path: Path, variable: str, value: str) -> None:
+    result, output = preflight(tmp_path, ["kubeadm_control_plane"], inventory(tmp_path, **{variable: value}))
+    assert result.returncode != 0
+    assert variable in output
+
+
 def test_control_plane_metrics_are_reachable_by_prometheus(kubeadm_docs: Dict[str, Dict[str, Any]]) -> None:
     cluster = kubeadm_docs["ClusterConfiguration"]
     assert extra_args(cluster["controllerManager"])["bind-address"] == "0.0.0.0"
@@ -463,6 +535,25 @@ def test_real_kubeadm_init_dry_run_runs_to_the_end(configs: Dict[str, str], tmp_
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Your Kubernetes control-plane has initialized successfully" in result.stdout
     assert "--node-labels=topology.kubernetes.io/region=europe-west1,topology.kubernetes.io/zone=europe-west1-b" in result.stdout
+
+
+@needs_kubeadm
+def test_real_kubeadm_writes_the_admission_flag_and_mount_into_the_api_server_manifest(configs: Dict[str, str], tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "init.yaml"
+    path.write_text(configs["init"])
+    dry_run = tmp_path / "dry-run"
+    dry_run.mkdir()
+    result = kubeadm("init", "phase", "control-plane", "apiserver", "--config", str(path), "--dry-run",
+                     env=dict(os.environ, KUBEADM_INIT_DRYRUN_DIR=str(dry_run)))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    pod = yaml.safe_load((dry_run / "kube-apiserver.yaml").read_text())
+    assert "--admission-control-config-file=%s" % ADMISSION_FILE in pod["spec"]["containers"][0]["command"]
+    mounts = {m["name"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
+    assert mounts["admission-config"] == {"mountPath": "/etc/kubernetes/admission", "name": "admission-config", "readOnly": True}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["admission-config"]["hostPath"] == {"path": "/etc/kubernetes/admission", "type": "Directory"}
 
 
 @pytest.mark.parametrize("role,variable", [("kubeadm_control_plane", "kubeadm_control_plane_node_labels"), ("kubeadm_join", "kubeadm_join_node_labels")])

@@ -41,7 +41,9 @@ def test_every_object_is_labelled_as_managed(rendered: Rendered) -> None:
 
 
 def test_the_platform_namespaces_are_all_rendered(rendered: Rendered) -> None:
-    wanted = [entry["name"] for entry in namespaces_defaults()["namespaces_list"]]
+    """The platform's own namespaces, and the existing ones whose Pod Security level it declares (kube-system)."""
+    defaults = namespaces_defaults()
+    wanted = [entry["name"] for entry in defaults["namespaces_list"] + defaults["namespaces_existing_pod_security"]]
     assert sorted(owned_namespaces(rendered)) == sorted(wanted)
 
 
