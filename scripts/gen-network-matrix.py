@@ -109,15 +109,25 @@ flowchart LR
 - A Pass never reaches a later Allow in the same tier: that is why the deny is not written into
   the default tier, where Calico would end the tier with a deny for every pod it selects.
 - Host-network pods are no workload endpoints, so no Calico or Kubernetes pod policy reaches
-  them: the platform's (control-plane static pods, kube-proxy, calico-node, the Tigera operator,
-  csi-driver-nfs, node-exporter) and any a user starts in a namespace whose Pod Security level
-  allows `hostNetwork` (privileged, which is what a namespace without a Pod Security label gets).
-  They can ask the metadata server for the node account's token, which can write logs and
-  metrics and pull images, nothing else (no disk, no IAM). A node-level rule cannot separate
+  them, and they can ask the metadata server for the node account's token (it can write logs
+  and metrics and pull images, nothing else: no disk, no IAM). A node-level rule cannot separate
   them from what needs the server on the node itself: the guest agent and the kubelet's zone
   lookup run as root like most of those pods, and chrony and systemd-resolved use it for NTP
-  and DNS; GKE's metadata concealment does not exist for self-managed VMs. Keeping other
-  host-network pods out is Pod Security's job (baseline forbids `hostNetwork`).
+  and DNS; GKE's metadata concealment does not exist for self-managed VMs. So the platform
+  keeps host-network pods out of every namespace that has not declared the need, with Pod
+  Security: the API server's cluster-wide default (`kubeadm_control_plane_pod_security_enforce`,
+  an AdmissionConfiguration) is `baseline`, which refuses `hostNetwork`, `hostPID`, `hostIPC`,
+  hostPath volumes, host ports and privileged containers in every namespace without its own
+  `pod-security.kubernetes.io/enforce` label. The only namespaces labelled `privileged` are those
+  where the platform's own pods need the host: `storage` (PD CSI node plugin), `logging` (Fluent
+  Bit), `monitoring` (node-exporter) and `kube-system` (kube-proxy, csi-driver-nfs, the static
+  control-plane pods' mirror pods) from the `namespaces` role, `tigera-operator` from Calico's
+  own manifest and `calico-system` from the Tigera operator. What remains is deliberate: a
+  cluster administrator who labels a namespace `privileged` (or adds a Pod Security exemption)
+  declares that its pods may use the host, and those pods can reach the metadata server. Clusters
+  the platform did not build with kubeadm (reached by a kubeconfig only) keep their own API
+  server default ([day-2.md](operations/day-2.md#change-the-api-server-configuration) says how
+  a cluster built before this default gets it).
 - On a cluster whose CNI is not Calico, set `network_policies_calico_metadata_block: false`
   (the API server would not know the kinds).
 
