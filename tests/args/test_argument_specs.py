@@ -73,3 +73,11 @@ def test_the_generator_covers_choices_types_and_required() -> None:
     with unittest.mock.patch.object(specs, "main_options", return_value=options):
         found = {(bad.option, bad.why) for bad in specs.bad_inputs("r")}
     assert found == {("r_level", "unknown-choice"), ("r_count", "wrong-type"), ("r_name", "missing")}
+
+
+@pytest.mark.parametrize("role", [role for role in ROLES if "preflight" in specs.entry_points(role)])
+def test_the_preflight_entry_point_checks_what_main_does(role: str) -> None:
+    """playbooks/preflight.yml includes each role's `preflight` tasks without Ansible's validation
+    (rolespec_validate: false) right after check_inputs checked the `main` specs: the same ones."""
+    entries = specs.entry_points(role)
+    assert entries["preflight"].get("options") == entries["main"].get("options"), role
