@@ -104,13 +104,12 @@ def median(report: Report, checkout: str, playbook: str, key: str) -> float:
 
 def summary(report: Report) -> str:
     names = list(report.checkouts)
+    playbooks = sorted({s.playbook for s in report.samples})
     lines = ["| playbook | checkout | objects | tasks shown | first run | re-runs (changed=0) | median | median CPU | load |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for playbook in sorted({s.playbook for s in report.samples}):
+    for playbook in playbooks:
         for name in names:
             runs = [s for s in report.samples if s.checkout == name and s.playbook == playbook]
-            if not runs:
-                continue
             first = [s for s in runs if s.kind == "first"]
             reruns = [s for s in runs if s.kind == "rerun"]
             loads = [s.load for s in runs]
@@ -118,14 +117,14 @@ def summary(report: Report) -> str:
                 playbook, name, report.objects.get("%s %s" % (name, playbook), "?"), reruns[-1].tasks,
                 ", ".join("%.1f s" % s.seconds for s in first), ", ".join("%.1f s" % s.seconds for s in reruns),
                 median(report, name, playbook, "seconds"), median(report, name, playbook, "cpu"), min(loads), max(loads)))
-        if len(names) == 2:
-            new, base = names
-            lines.append("")
-            lines.append("`%s`: %s / %s = %.2f (wall, medians of the re-runs), %.2f (CPU); same manifests: %s" % (
+    if len(names) == 2:
+        new, base = names
+        lines.append("")
+        for playbook in playbooks:
+            lines.append("- `%s`: %s / %s = %.2f (wall, medians of the re-runs), %.2f (CPU); same manifests: %s" % (
                 playbook, new, base, median(report, new, playbook, "seconds") / median(report, base, playbook, "seconds"),
                 median(report, new, playbook, "cpu") / median(report, base, playbook, "cpu"),
                 report.same_manifests.get(playbook, "not compared")))
-            lines.append("")
     return "\n".join(lines)
 
 
