@@ -19,7 +19,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: deps setup test lint syntax pytest pytest-main galera-live molecule molecule-roles render benchmark network-matrix role-docs dashboards clean
+.PHONY: deps setup test lint syntax pytest pytest-main galera-live molecule molecule-roles render benchmark render-time network-matrix role-docs dashboards clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ render: setup
 BENCHMARK_ARGS ?=
 benchmark: setup
 	$(BIN)/python benchmarks/engine.py $(BENCHMARK_ARGS)
+
+# Render time of site.yml and playbooks/render.yml (docs/reports/render-time.md); against an
+# earlier commit: RENDER_TIME_ARGS="--baseline DIR" with DIR from `git archive <commit> | tar -x -C DIR`.
+render-time: setup
+	$(BIN)/python benchmarks/render_time.py $(RENDER_TIME_ARGS)
 
 network-matrix: setup
 	$(BIN)/python scripts/gen-network-matrix.py
