@@ -136,6 +136,8 @@ def main() -> int:
     parser.add_argument("--no-compare", action="store_true", help="do not compare the rendered manifests")
     parser.add_argument("--json", type=Path, help="write the samples as JSON here")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1: the medians are of the re-runs")
 
     checkouts = {"new": ROOT}
     if args.baseline:
