@@ -5,11 +5,12 @@ kubeadm's pod subnet with Calico's IP pool. Everything runs offline through ansi
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import yaml
@@ -513,6 +514,18 @@ def kubeadm(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Comp
     return subprocess.run([str(KUBEADM), *args], capture_output=True, text=True, timeout=300, check=False, env=env)
 
 
+def kubeadm_dry_run(config: str, tmp_path: Path, *args: str) -> Tuple[subprocess.CompletedProcess, Path]:
+    """Run `kubeadm <args> --config <config> --dry-run` with its files written to a directory of
+    the test; returns the run (asserted successful) and that directory."""
+    path = tmp_path / "init.yaml"
+    path.write_text(config)
+    dry_run = tmp_path / "dry-run"
+    dry_run.mkdir()
+    result = kubeadm(*args, "--config", str(path), "--dry-run", env=dict(os.environ, KUBEADM_INIT_DRYRUN_DIR=str(dry_run)))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, dry_run
+
+
 @needs_kubeadm
 @pytest.mark.parametrize("name", ["init", "join-control-plane", "join-worker", "upgrade"])
 def test_real_kubeadm_validates_the_configuration(configs: Dict[str, str], name: str, tmp_path: Path) -> None:
@@ -524,30 +537,14 @@ def test_real_kubeadm_validates_the_configuration(configs: Dict[str, str], name:
 
 @needs_kubeadm
 def test_real_kubeadm_init_dry_run_runs_to_the_end(configs: Dict[str, str], tmp_path: Path) -> None:
-    import os
-
-    path = tmp_path / "init.yaml"
-    path.write_text(configs["init"])
-    dry_run = tmp_path / "dry-run"
-    dry_run.mkdir()
-    result = kubeadm("init", "--config", str(path), "--dry-run", "--ignore-preflight-errors=all", "--skip-phases=preflight",
-                     env=dict(os.environ, KUBEADM_INIT_DRYRUN_DIR=str(dry_run)))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result, _ = kubeadm_dry_run(configs["init"], tmp_path, "init", "--ignore-preflight-errors=all", "--skip-phases=preflight")
     assert "Your Kubernetes control-plane has initialized successfully" in result.stdout
     assert "--node-labels=topology.kubernetes.io/region=europe-west1,topology.kubernetes.io/zone=europe-west1-b" in result.stdout
 
 
 @needs_kubeadm
 def test_real_kubeadm_writes_the_admission_flag_and_mount_into_the_api_server_manifest(configs: Dict[str, str], tmp_path: Path) -> None:
-    import os
-
-    path = tmp_path / "init.yaml"
-    path.write_text(configs["init"])
-    dry_run = tmp_path / "dry-run"
-    dry_run.mkdir()
-    result = kubeadm("init", "phase", "control-plane", "apiserver", "--config", str(path), "--dry-run",
-                     env=dict(os.environ, KUBEADM_INIT_DRYRUN_DIR=str(dry_run)))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    _, dry_run = kubeadm_dry_run(configs["init"], tmp_path, "init", "phase", "control-plane", "apiserver")
     pod = yaml.safe_load((dry_run / "kube-apiserver.yaml").read_text())
     assert "--admission-control-config-file=%s" % ADMISSION_FILE in pod["spec"]["containers"][0]["command"]
     mounts = {m["name"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
