@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,3 +92,22 @@ def stopped_before_rendering(result: subprocess.CompletedProcess, target: Path) 
     assert result.returncode != 0, output[-3000:]
     assert not target.exists(), "something was rendered although preflight failed"
     return output
+
+
+def gce_inventory_backup_flow(tmp_path: Path, flow: str, target: str, bucket: Optional[str]) -> str:
+    """How ansible evaluates the optional network flow `flow` and a role's backup `target` default
+    from inventories/gce's own group_vars (a static copy: the dynamic inventory would call the
+    Compute API), with `platform_backup_bucket` unset (None) or set: `flow=<bool> target=<value>`."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventories/gce/group_vars", inventory / "group_vars")
+    (inventory / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    extra: Dict[str, Any] = {"target": target}
+    if bucket is not None:
+        extra["platform_backup_bucket"] = bucket
+    message = "flow={{ network_policies_optional_flows.%s | bool }} target={{ target }}" % flow
+    result = subprocess.run(
+        [str(BIN / "ansible"), "localhost", "-i", str(inventory), "-m", "ansible.builtin.debug", "-e", json.dumps(extra),
+         "-a", json.dumps({"msg": message})],
+        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout

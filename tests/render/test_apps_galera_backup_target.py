@@ -5,8 +5,6 @@ inventory); the gcs target is rendered here with a bucket and a service-account 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -14,7 +12,7 @@ import pytest
 import yaml
 
 import policies
-from project import BIN, ROOT, ansible_env, run_playbook
+from project import ROOT, gce_inventory_backup_flow, run_playbook
 from rendered import Rendered, container, only
 
 from ansible_collections.orchestrate.platform.plugins.filter.galera_backup import galera_restore_job_spec
@@ -111,19 +109,9 @@ def test_the_gce_inventory_opens_the_bucket_flow_exactly_when_the_backups_go_the
     """inventories/gce lets the backup pods reach Cloud Storage (optional flow galera_backup_bucket)
     under the same condition as mariadb_galera's gcs default, evaluated by ansible from the
     inventory's own group_vars (a static copy: the dynamic inventory would call the Compute API)."""
-    inventory = tmp_path / "inventory"
-    shutil.copytree(ROOT / "inventories/gce/group_vars", inventory / "group_vars")
-    (inventory / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
     defaults = yaml.safe_load((ROOT / "roles/mariadb_galera/defaults/main.yml").read_text())
-    extra = {"target": defaults["mariadb_galera_backup_target"]}
-    if bucket is not None:
-        extra["platform_backup_bucket"] = bucket
-    result = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-i", str(inventory), "-m", "ansible.builtin.debug", "-e", json.dumps(extra),
-         "-a", json.dumps({"msg": "flow={{ network_policies_optional_flows.galera_backup_bucket | bool }} target={{ target }}"})],
-        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "flow=%s target=%s" % (expected, "gcs" if expected else "pvc") in result.stdout
+    output = gce_inventory_backup_flow(tmp_path, "galera_backup_bucket", defaults["mariadb_galera_backup_target"], bucket)
+    assert "flow=%s target=%s" % (expected, "gcs" if expected else "pvc") in output
 
 
 def test_restore_from_the_volume(rendered: Rendered) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -17,7 +15,7 @@ import pytest
 import yaml
 
 import policies
-from project import BIN, ROLES, ROOT, ansible_env, run_playbook
+from project import ROLES, ROOT, gce_inventory_backup_flow, run_playbook
 from rendered import Rendered, container, only, under
 
 Obj = Dict[str, Any]
@@ -281,15 +279,5 @@ def test_the_gce_inventory_opens_the_bucket_flow_exactly_when_the_backups_go_the
     """inventories/gce lets the instances reach Cloud Storage (optional flow postgresql_backup_bucket)
     under the same condition as the role's gcs default, evaluated by ansible from the inventory's
     own group_vars (a static copy: the dynamic inventory would call the Compute API)."""
-    inventory = tmp_path / "inventory"
-    shutil.copytree(ROOT / "inventories/gce/group_vars", inventory / "group_vars")
-    (inventory / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
-    extra = {"target": DEFAULTS["postgresql_backup_target"]}
-    if bucket is not None:
-        extra["platform_backup_bucket"] = bucket
-    result = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-i", str(inventory), "-m", "ansible.builtin.debug", "-e", json.dumps(extra),
-         "-a", json.dumps({"msg": "flow={{ network_policies_optional_flows.postgresql_backup_bucket | bool }} target={{ target }}"})],
-        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "flow=%s target=%s" % (expected, "gcs" if expected else "pvc") in result.stdout
+    output = gce_inventory_backup_flow(tmp_path, "postgresql_backup_bucket", DEFAULTS["postgresql_backup_target"], bucket)
+    assert "flow=%s target=%s" % (expected, "gcs" if expected else "pvc") in output
