@@ -39,10 +39,8 @@ def play(namespace: str, *extra: str, check: bool = False) -> Dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def core() -> Any:
-    kubernetes = pytest.importorskip("kubernetes")
-    kubernetes.config.load_kube_config()
-    return kubernetes.client.CoreV1Api()
+def core(api: Any) -> Any:
+    return api.CoreV1Api()
 
 
 @pytest.fixture(scope="module")

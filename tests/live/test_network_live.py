@@ -42,15 +42,8 @@ Probe = Tuple[str, str]  # (namespace, pod name)
 
 
 @pytest.fixture(scope="module")
-def api() -> Any:
-    kubernetes = pytest.importorskip("kubernetes")
-    kubernetes.config.load_kube_config(config_file=os.environ["KUBECONFIG"])
-    return kubernetes
-
-
-@pytest.fixture(scope="module")
 def matrix(api: Any) -> Matrix:
-    core, net = api.client.CoreV1Api(), api.client.NetworkingV1Api()
+    core, net = api.CoreV1Api(), api.NetworkingV1Api()
     if not [n for n in core.list_node().items
             if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]:
         pytest.skip("the cluster has no Ready node: probe pods cannot run")
@@ -91,7 +84,7 @@ def probe_pod(name: str, namespace: str, labels: Dict[str, str], ports: List[int
 
 @pytest.fixture(scope="module")
 def probes(api: Any, matrix: Matrix) -> Iterator[Dict[str, Probe]]:
-    core = api.client.CoreV1Api()
+    core = api.CoreV1Api()
     outsider = "netprobe-%s" % RUN
     core.create_namespace({"metadata": {"name": outsider, "labels": {
         "pod-security.kubernetes.io/enforce": "restricted", PROBE_LABEL: "live"}}})
@@ -125,7 +118,7 @@ def probes(api: Any, matrix: Matrix) -> Iterator[Dict[str, Probe]]:
 
 
 def pod_ip(api: Any, probe: Probe) -> str:
-    return str(api.client.CoreV1Api().read_namespaced_pod(probe[1], probe[0]).status.pod_ip)
+    return str(api.CoreV1Api().read_namespaced_pod(probe[1], probe[0]).status.pod_ip)
 
 
 def connects(api: Any, source: Probe, host: str, port: int, attempts: int = 1) -> bool:
@@ -133,7 +126,7 @@ def connects(api: Any, source: Probe, host: str, port: int, attempts: int = 1) -
     from kubernetes.stream import stream
 
     for attempt in range(attempts):
-        resp = stream(api.client.CoreV1Api().connect_get_namespaced_pod_exec, source[1], source[0],
+        resp = stream(api.CoreV1Api().connect_get_namespaced_pod_exec, source[1], source[0],
                       command=["/agnhost", "connect", "%s:%d" % (host, port), "--timeout=3s", "--protocol=tcp"],
                       stderr=True, stdout=True, stdin=False, tty=False, _preload_content=False)
         resp.run_forever(timeout=20)
@@ -149,7 +142,7 @@ def target(api: Any, probes: Dict[str, Probe], endpoint: str, source: str) -> Op
     if key in probes:
         return pod_ip(api, probes[key])
     if endpoint == "kube-apiserver":
-        return str(api.client.CoreV1Api().read_namespaced_service("kubernetes", "default").spec.cluster_ip)
+        return str(api.CoreV1Api().read_namespaced_service("kubernetes", "default").spec.cluster_ip)
     return None  # external and node addresses: not probed (depends on the environment)
 
 

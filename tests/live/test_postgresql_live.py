@@ -28,24 +28,17 @@ TIMEOUT = float(os.environ.get("LIVE_TIMEOUT", "300"))
 
 
 @pytest.fixture(scope="module")
-def kube() -> Any:
-    kubernetes = pytest.importorskip("kubernetes")
-    kubernetes.config.load_kube_config(config_file=os.environ["KUBECONFIG"])
-    return kubernetes
-
-
-@pytest.fixture(scope="module")
-def cluster(kube: Any) -> Dict[str, Any]:
+def cluster(api: Any) -> Dict[str, Any]:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        found = kube.client.CustomObjectsApi().get_namespaced_custom_object(
+        found = api.CustomObjectsApi().get_namespaced_custom_object(
             "postgresql.cnpg.io", "v1", NAMESPACE, "clusters", CLUSTER)
     except ApiException as exc:
         if exc.status == 404:
             pytest.skip("Cluster %s/%s not found: the postgresql role is not applied to this cluster" % (NAMESPACE, CLUSTER))
         raise
-    pods = kube.client.CoreV1Api().list_namespaced_pod(
+    pods = api.CoreV1Api().list_namespaced_pod(
         NAMESPACE, label_selector="cnpg.io/cluster=%s,cnpg.io/instanceRole=primary" % CLUSTER).items
     if not any(p.status.phase == "Running" for p in pods):
         pytest.skip("no running primary of %s/%s (no kubelet here, or the cluster is still starting): nothing answers on 5432"
@@ -73,9 +66,9 @@ def probe_pod(name: str, labels: Dict[str, str], image: str) -> Dict[str, Any]:
 
 
 @pytest.fixture
-def reach(kube: Any, cluster: Dict[str, Any]) -> Iterator[Any]:
+def reach(api: Any, cluster: Dict[str, Any]) -> Iterator[Any]:
     """reach(namespace, labels) -> True when a pod with those labels gets an answer from the primary."""
-    core = kube.client.CoreV1Api()
+    core = api.CoreV1Api()
     made = []
 
     def run(namespace: str, labels: Dict[str, str]) -> bool:

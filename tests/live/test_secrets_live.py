@@ -29,10 +29,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def core() -> Any:
-    kubernetes = pytest.importorskip("kubernetes")
-    kubernetes.config.load_kube_config(config_file=os.environ["KUBECONFIG"])
-    return kubernetes.client.CoreV1Api()
+def core(api: Any) -> Any:
+    return api.CoreV1Api()
 
 
 @pytest.fixture(scope="module")
